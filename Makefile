@@ -1,0 +1,53 @@
+# Two commands for a fresh machine:
+#   make book   creates .venv, installs everything, builds the site into _build/html
+#   make test   the same set-up, then every test (utils, notebooks, book build, Colab-clean runs)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Data sets that come as Debian packages (used when there is no network).
+DEBIAN_DATA := dataset-fashion-mnist
+DEBIAN_DATA_DIRS := /usr/share/datasets/fashion-mnist
+
+.PHONY: book test venv system-packages constraints clean
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -n -W --keep-going
+	@echo "The site is in _build/html/index.html"
+
+# Fast mode (DL4SS_FAST) shrinks epochs and samples; DL4SS_OFFLINE makes every
+# loader take its offline path, so results do not depend on the network.
+test: $(STAMP)
+	DL4SS_FAST=1 DL4SS_OFFLINE=1 $(PY) -m pytest tests chapters assignments \
+	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -v --durations=15
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@$(MAKE) --no-print-directory system-packages
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# Installs missing Debian packages: python3-venv if venv is missing, and the
+# data packages. Without apt-get (macOS, Windows) the data load online instead.
+system-packages:
+	@missing=""; \
+	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="python3-venv"; \
+	for d in $(DEBIAN_DATA_DIRS); do [ -d "$$d" ] || missing="$$missing $(DEBIAN_DATA)"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	    echo "note: no apt-get here; not installing$$missing (data will be downloaded instead)"; exit 0; fi; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	echo "Installing Debian packages:$$missing"; \
+	$$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing
+
+# Refreshes the pins CI installs with (run after changing requirements.txt).
+constraints: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^dl4ss-utils' > constraints.txt
+
+clean:
+	rm -rf _build test-artifacts

@@ -1,0 +1,155 @@
+"""Figures the chapters share: training curves, image grids, decision boundaries.
+
+Every function draws on a new figure (or on ``ax`` when given) and returns the
+matplotlib ``Figure``, so a notebook can show it and a test can inspect it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+#: Colours used across the book (colour-blind safe, Okabe & Ito).
+COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+
+def use_course_style() -> None:
+    """Readable defaults for every figure in the book."""
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 4.0),
+        "figure.dpi": 100,
+        "savefig.dpi": 120,
+        "savefig.bbox": "tight",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.prop_cycle": mpl.cycler(color=COLORS),
+        "font.size": 11,
+        "legend.frameon": False,
+    })
+
+
+def _history_dict(history) -> dict[str, list[float]]:
+    """Accept a Keras ``History`` or a plain ``{"loss": [...], ...}`` mapping."""
+    data = getattr(history, "history", history)
+    if not isinstance(data, Mapping) or "loss" not in data:
+        raise TypeError(
+            "plot_training_curves needs what model.fit returns (a History) or a dict "
+            "with at least a 'loss' list, e.g. {'loss': [...], 'val_loss': [...]}"
+        )
+    return {k: list(v) for k, v in data.items()}
+
+
+def plot_training_curves(histories, metrics: Sequence[str] | None = None, title: str | None = None):
+    """Loss (and other metrics) per epoch, training solid and validation dashed.
+
+    ``histories`` is one History / dict, or a mapping ``{"model name": history}``
+    to compare models on the same axes.
+    """
+    if isinstance(histories, Mapping) and "loss" not in histories and not hasattr(histories, "history"):
+        named = {name: _history_dict(h) for name, h in histories.items()}
+    else:
+        named = {"": _history_dict(histories)}
+    if not named:
+        raise ValueError("plot_training_curves got no histories to plot")
+    first = next(iter(named.values()))
+    if metrics is None:
+        metrics = [k for k in first if not k.startswith("val_") and k != "learning_rate"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for i, (name, h) in enumerate(named.items()):
+            color = COLORS[i % len(COLORS)]
+            label = f"{name} " if name else ""
+            if metric not in h:
+                raise KeyError(f"metric {metric!r} is not in the history; it has {sorted(h)}")
+            epochs = np.arange(1, len(h[metric]) + 1)
+            ax.plot(epochs, h[metric], color=color, label=f"{label}training")
+            if f"val_{metric}" in h:
+                ax.plot(epochs, h[f"val_{metric}"], color=color, linestyle="--", label=f"{label}validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_grid(images, labels=None, class_names: Sequence[str] | None = None,
+                    predictions=None, ncols: int = 8, nmax: int = 32, cmap: str = "gray_r"):
+    """Show images in a grid with their labels (and predictions, red when wrong).
+
+    ``images`` has shape ``(n, height, width)`` or ``(n, height, width, channels)``.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must have shape (n, height, width[, channels]); got {images.shape}")
+    n = min(len(images), nmax)
+    if n == 0:
+        raise ValueError("plot_image_grid got no images")
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.5 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i], cmap=cmap if images.ndim == 3 else None)
+        if labels is not None:
+            name = lambda k: class_names[int(k)] if class_names is not None else str(k)  # noqa: E731
+            text, color = name(labels[i]), "black"
+            if predictions is not None:
+                text = f"{name(predictions[i])}\n(true {text})" if predictions[i] != labels[i] else text
+                color = "black" if predictions[i] == labels[i] else "#D55E00"
+            ax.set_title(text, fontsize=8, color=color)
+    fig.tight_layout()
+    return fig
+
+
+def plot_decision_boundary(predict: Callable, X, y, ax=None, resolution: int = 200,
+                           feature_names: Sequence[str] = ("x1", "x2"), class_names: Sequence[str] | None = None,
+                           jitter: float = 0.0, title: str | None = None):
+    """Shade where a binary classifier predicts class 1 and overlay the data.
+
+    ``predict`` maps an ``(m, 2)`` array to probabilities of class 1 (a Keras
+    model's ``predict``, or any function). ``jitter`` spreads points of
+    ordinal survey scales so overlapping respondents stay visible.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y).ravel()
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary needs exactly two input features, X of shape (n, 2); got {X.shape}")
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    pad = 0.05 * (X.max(axis=0) - X.min(axis=0) + 1e-9)
+    g1, g2 = np.meshgrid(np.linspace(X[:, 0].min() - pad[0], X[:, 0].max() + pad[0], resolution),
+                         np.linspace(X[:, 1].min() - pad[1], X[:, 1].max() + pad[1], resolution))
+    grid = np.c_[g1.ravel(), g2.ravel()]
+    p = np.asarray(predict(grid), dtype=float).reshape(g1.shape)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    else:
+        fig = ax.figure
+    cs = ax.contourf(g1, g2, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
+    ax.contour(g1, g2, p, levels=[0.5], colors="black", linewidths=1.5)
+    fig.colorbar(cs, ax=ax, label="P(class 1)")
+    rng = np.random.default_rng(0)
+    shown = X + rng.uniform(-jitter, jitter, X.shape) if jitter else X
+    for k, color, marker in ((0, COLORS[0], "o"), (1, COLORS[3], "^")):
+        mask = y == k
+        label = class_names[k] if class_names is not None else f"class {k}"
+        ax.scatter(shown[mask, 0], shown[mask, 1], s=12, color=color, marker=marker,
+                   edgecolor="white", linewidth=0.3, label=label, alpha=0.8)
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
+    ax.grid(False)
+    ax.legend(loc="upper left", fontsize=9)
+    if title:
+        ax.set_title(title)
+    return fig

@@ -1,0 +1,189 @@
+"""Interactive demos. Each is a plain function (testable, usable in static pages)
+plus an ipywidgets wrapper that redraws when a slider moves.
+
+Tests drive the wrappers without a browser: they set ``slider.value`` and read
+the returned widget's ``result`` attribute, which holds the last computation.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .plots import COLORS
+
+
+# --------------------------------------------------------------------------- gradient descent
+
+def gradient_descent(grad: Callable, start: Sequence[float], learning_rate: float, steps: int,
+                     blowup: float = 1e6) -> np.ndarray:
+    """Run plain gradient descent and return the path, shape ``(steps + 1, n_params)``.
+
+    Stops early (path shorter) when the parameters exceed ``blowup`` in size,
+    which is what a too-large learning rate does.
+    """
+    if learning_rate <= 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    if steps < 0 or int(steps) != steps:
+        raise ValueError(f"steps must be a non-negative integer, got {steps}")
+    phi = np.asarray(start, dtype=float).copy()
+    path = [phi.copy()]
+    for _ in range(int(steps)):
+        phi = phi - learning_rate * np.asarray(grad(phi), dtype=float)
+        path.append(phi.copy())
+        if not np.all(np.isfinite(phi)) or np.abs(phi).max() > blowup:
+            break
+    return np.array(path)
+
+
+def plot_descent(loss: Callable, path: np.ndarray, bounds: Sequence[Sequence[float]],
+                 param_names: Sequence[str] = ("intercept", "slope"), title: str | None = None):
+    """Loss contours of a two-parameter model with a descent path, beside loss per step."""
+    (a0, a1), (b0, b1) = bounds
+    g0, g1 = np.meshgrid(np.linspace(a0, a1, 120), np.linspace(b0, b1, 120))
+    z = np.array([loss(np.array(p)) for p in np.c_[g0.ravel(), g1.ravel()]]).reshape(g0.shape)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax.contourf(g0, g1, np.log10(z), levels=25, cmap="viridis")
+    ax.contour(g0, g1, np.log10(z), levels=12, colors="white", linewidths=0.4, alpha=0.6)
+    shown = path[(path[:, 0] >= a0 - (a1 - a0)) & (path[:, 0] <= a1 + (a1 - a0))] if len(path) else path
+    ax.plot(shown[:, 0], shown[:, 1], "-o", color=COLORS[1], markersize=3, linewidth=1.2, label="descent path")
+    ax.plot(*path[0], "s", color="white", markersize=7, label="start")
+    ax.set_xlim(a0, a1)
+    ax.set_ylim(b0, b1)
+    ax.set_xlabel(param_names[0])
+    ax.set_ylabel(param_names[1])
+    ax.set_title("loss surface (log scale)")
+    ax.grid(False)
+    ax.legend(loc="upper right", fontsize=9)
+    losses = np.array([loss(p) for p in path])
+    ax2.plot(np.arange(len(losses)), losses, color=COLORS[0])
+    ax2.set_yscale("log")
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("loss")
+    ax2.set_title(f"loss after {len(path) - 1} steps: {losses[-1]:.4g}")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def learning_rate_explorer(loss: Callable, grad: Callable, start: Sequence[float],
+                           bounds: Sequence[Sequence[float]], learning_rates: Sequence[float],
+                           steps: int = 50, param_names: Sequence[str] = ("intercept", "slope")):
+    """A slider over ``learning_rates`` (and one over steps) redrawing the descent path.
+
+    ``loss(phi)`` and ``grad(phi)`` are the chapter's own functions of the
+    parameter vector. Returns the widget; its ``result`` attribute holds the
+    last path drawn.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    if len(learning_rates) < 2:
+        raise ValueError("learning_rate_explorer needs at least two learning rates to choose from")
+    lr = w.SelectionSlider(options=[(f"{v:g}", v) for v in learning_rates],
+                           value=learning_rates[len(learning_rates) // 2], description="learning rate",
+                           continuous_update=False, style={"description_width": "initial"})
+    n = w.IntSlider(value=steps, min=1, max=4 * steps, description="steps", continuous_update=False)
+    out = w.Output()
+    box = w.VBox([w.HBox([lr, n]), out])
+
+    def redraw(*_):
+        box.result = gradient_descent(grad, start, lr.value, n.value)
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_descent(loss, box.result, bounds, param_names)
+            display(fig)
+            plt.close(fig)
+
+    lr.observe(redraw, names="value")
+    n.observe(redraw, names="value")
+    redraw()
+    return box
+
+
+# --------------------------------------------------------------------------- one neuron
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+def neuron_fit(X, y, bias: float, weights: Sequence[float]) -> dict:
+    """Predictions and fit of one logistic neuron ``sigmoid(bias + X @ weights)``."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).ravel()
+    weights = np.asarray(weights, dtype=float)
+    if X.ndim != 2 or X.shape[1] != len(weights):
+        raise ValueError(f"X must have shape (n, {len(weights)}) to match {len(weights)} weights; got {X.shape}")
+    p = np.clip(sigmoid(bias + X @ weights), 1e-7, 1 - 1e-7)
+    return {
+        "p": p,
+        "log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
+        "accuracy": float(np.mean((p > 0.5) == (y == 1))),
+    }
+
+
+def plot_neuron(X, y, bias: float, weights: Sequence[float], x_name: str, group_name: str,
+                group_levels: Sequence[int], outcome: str = "P(y = 1)"):
+    """Predicted probability along feature 0 for each level of feature 1, with observed shares."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).ravel()
+    fit = neuron_fit(X, y, bias, weights)
+    xs = np.unique(X[:, 0])
+    grid = np.linspace(xs.min(), xs.max(), 100)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for i, level in enumerate(group_levels):
+        color = plt.cm.coolwarm(i / max(1, len(group_levels) - 1))
+        ax.plot(grid, sigmoid(bias + weights[0] * grid + weights[1] * level), color=color,
+                label=f"{group_name} = {level}")
+        mask = X[:, 1] == level
+        if mask.any():
+            shares = [(x, y[mask & (X[:, 0] == x)].mean(), (mask & (X[:, 0] == x)).sum()) for x in xs]
+            shares = [(x, s, k) for x, s, k in shares if k >= 5]
+            if shares:
+                sx, sy, sk = zip(*shares)
+                ax.scatter(sx, sy, s=np.sqrt(sk) * 4, color=color, alpha=0.7, edgecolor="black", linewidth=0.3)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(outcome)
+    ax.set_title(f"log loss {fit['log_loss']:.3f}, accuracy {fit['accuracy']:.1%}  (dots: observed shares)",
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", ncol=1)
+    fig.tight_layout()
+    return fig
+
+
+def neuron_explorer(X, y, x_name: str, group_name: str, group_levels: Sequence[int],
+                    outcome: str = "P(y = 1)", bias: float = 0.0, weights: Sequence[float] = (0.0, 0.0),
+                    weight_range: float = 3.0, bias_range: float = 10.0):
+    """Sliders for the bias and the two weights of one neuron; the curve and its fit redraw.
+
+    Returns the widget; its ``result`` attribute holds the last ``neuron_fit``.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    style = {"description_width": "initial"}
+    b = w.FloatSlider(value=bias, min=-bias_range, max=bias_range, step=0.1, description="bias b",
+                      continuous_update=False, style=style)
+    w0 = w.FloatSlider(value=weights[0], min=-weight_range, max=weight_range, step=0.05,
+                       description=f"weight on {x_name}", continuous_update=False, style=style)
+    w1 = w.FloatSlider(value=weights[1], min=-weight_range, max=weight_range, step=0.05,
+                       description=f"weight on {group_name}", continuous_update=False, style=style)
+    out = w.Output()
+    box = w.VBox([b, w0, w1, out])
+
+    def redraw(*_):
+        box.result = neuron_fit(X, y, b.value, (w0.value, w1.value))
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_neuron(X, y, b.value, (w0.value, w1.value), x_name, group_name, group_levels, outcome)
+            display(fig)
+            plt.close(fig)
+
+    for s in (b, w0, w1):
+        s.observe(redraw, names="value")
+    redraw()
+    return box
