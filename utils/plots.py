@@ -138,7 +138,8 @@ def plot_decision_boundary(predict: Callable, X, y, ax=None, resolution: int = 2
         fig = ax.figure
     cs = ax.contourf(g1, g2, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
     ax.contour(g1, g2, p, levels=[0.5], colors="black", linewidths=1.5)
-    fig.colorbar(cs, ax=ax, label="P(class 1)")
+    positive = class_names[1] if class_names is not None else "class 1"
+    fig.colorbar(cs, ax=ax, label=f"predicted P({positive})")
     rng = np.random.default_rng(0)
     shown = X + rng.uniform(-jitter, jitter, X.shape) if jitter else X
     for k, color, marker in ((0, COLORS[0], "o"), (1, COLORS[3], "^")):
@@ -149,7 +150,7 @@ def plot_decision_boundary(predict: Callable, X, y, ax=None, resolution: int = 2
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
     ax.grid(False)
-    ax.legend(loc="upper left", fontsize=9)
+    ax.legend(loc="upper left", fontsize=9, markerscale=2, frameon=True, framealpha=0.9)
     if title:
         ax.set_title(title)
     return fig

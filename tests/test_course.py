@@ -1,0 +1,92 @@
+"""utils.course: setup(), fast mode, platform detection, claim checks."""
+
+import pytest
+
+from utils import course
+from utils.course import CourseConfig, check_claim, detect_platform, env_flag, setup
+
+
+def test_pick_follows_the_mode():
+    fast = CourseConfig(fast=True, seed=1, platform="local", online=False)
+    full = CourseConfig(fast=False, seed=1, platform="local", online=False)
+    assert fast.pick(full=50, fast=5) == 5
+    assert full.pick(full=50, fast=5) == 50
+    with pytest.raises(TypeError):
+        full.pick(50, 5)  # keywords only, so full and fast cannot be swapped by accident
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)])
+def test_env_flag(monkeypatch, value, expected):
+    monkeypatch.setenv("DL4SS_SOMETHING", value)
+    assert env_flag("DL4SS_SOMETHING") is expected
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"COLAB_RELEASE_TAG": "release-colab_2026"}, "colab"),
+    ({"BINDER_SERVICE_HOST": "10.0.0.1"}, "binder"),
+    ({"GITHUB_ACTIONS": "true"}, "ci"),
+    ({"CI": "1"}, "ci"),
+    ({}, "local"),
+])
+def test_detect_platform(monkeypatch, env, expected):
+    for name in ("COLAB_RELEASE_TAG", "BINDER_SERVICE_HOST", "BINDER_REPO_URL", "GITHUB_ACTIONS", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert detect_platform() == expected
+
+
+def test_setup_reads_fast_mode_and_reports(monkeypatch, capsys):
+    monkeypatch.setenv("DL4SS_FAST", "1")
+    monkeypatch.setenv("DL4SS_OFFLINE", "1")
+    cfg = setup(seed=7)
+    out = capsys.readouterr().out
+    assert cfg.fast and cfg.seed == 7 and not cfg.online
+    assert cfg.pick(full=100, fast=3) == 3
+    for text in ("Python 3.", "TensorFlow 2.", "Keras 3.", "mode: fast", "data: offline copies"):
+        assert text in out
+    monkeypatch.setenv("DL4SS_FAST", "0")
+    assert not setup(verbose=False).fast
+    assert setup(fast=True, verbose=False).fast  # an explicit argument wins over the variable
+
+
+def test_setup_fixes_the_seeds(monkeypatch):
+    import numpy as np
+    import keras
+
+    monkeypatch.setenv("DL4SS_OFFLINE", "1")
+    setup(seed=3, verbose=False)
+    first = (np.random.rand(3), keras.random.uniform((3,)).numpy())
+    setup(seed=3, verbose=False)
+    second = (np.random.rand(3), keras.random.uniform((3,)).numpy())
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"seed": -1}, ValueError, "non-negative integer"),
+    ({"seed": 1.5}, ValueError, "non-negative integer"),
+    ({"seed": True}, ValueError, "non-negative integer"),
+    ({"fast": "yes"}, TypeError, "True, False or None"),
+])
+def test_setup_rejects_bad_arguments(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        setup(verbose=False, **kwargs)
+
+
+def test_check_claim(capsys):
+    check_claim("two plus two is four", 2 + 2 == 4, "exactly")
+    assert capsys.readouterr().out == "Checked: two plus two is four (exactly).\n"
+    with pytest.raises(AssertionError, match="The text claims: pigs fly. That does not hold here"):
+        check_claim("pigs fly", False)
+
+
+def test_importing_utils_has_no_side_effects():
+    import subprocess
+    import sys
+
+    code = ("import sys, utils, utils.course, utils.data, utils.plots, utils.widgets;"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"], "importing utils must not import TensorFlow or Keras"
+    assert course.FAST_ENV == "DL4SS_FAST"

