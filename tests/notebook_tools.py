@@ -51,18 +51,22 @@ def stdout_of(cell) -> str:
 
 
 def strip_outputs(nb, keep_checked: bool = True):
-    """Remove outputs, execution counts and run metadata (keeping checked cells' outputs)."""
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.execution_count = None
+    """Remove outputs, execution counts and run metadata (keeping checked cells' outputs).
+
+    nbval only compares a cell whose stored copy has an execution count ("unrun
+    reference cells" must have no outputs), so a checked cell keeps its output and
+    gets its position among the code cells as its count; every other cell has neither.
+    """
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code_cells, start=1):
         cell.metadata.pop("execution", None)
-        if not (keep_checked and is_checked(cell)):
+        keep = keep_checked and is_checked(cell) and cell.outputs
+        cell.execution_count = number if keep else None
+        if not keep:
             cell.outputs = []
-        else:
-            for out in cell.outputs:
-                if "execution_count" in out:
-                    out["execution_count"] = None
+        for out in cell.outputs:
+            if "execution_count" in out:
+                out["execution_count"] = number
     return nb
 
 
@@ -74,6 +78,36 @@ def refresh(path: Path) -> None:
             cell.outputs = done.outputs if is_checked(cell) else []
     nbformat.write(strip_outputs(nb), path)
     print(f"{path}: kept the outputs of {sum(map(is_checked, nb.cells))} checked cells")
+
+
+
+def run_with_extra_cells(path: Path, extra: list[str], *, upto: str | None = None,
+                         replace: dict[str, str] | None = None, fast: bool = False) -> list[str]:
+    """Run a chapter (up to the first code cell containing ``upto``), then ``extra`` cells.
+
+    ``replace`` edits code cells first, the way an exercise asks a student to.
+    Returns the standard output of each extra cell. Data are always offline.
+    """
+    nb = nbformat.read(path, as_version=4)
+    for old in (replace or {}):
+        if not any(old in c.source for c in nb.cells if c.cell_type == "code"):
+            raise ValueError(f"{path.name}: the code to replace, {old!r}, is not in the notebook")
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for old, new in (replace or {}).items():
+            cell.source = cell.source.replace(old, new)
+        cells.append(cell)
+        if upto and upto in cell.source:
+            break
+    else:
+        if upto:
+            raise ValueError(f"no code cell of {path.name} contains {upto!r}")
+    nb.cells = cells + [nbformat.v4.new_code_cell(src) for src in extra]
+    env = {"DL4SS_OFFLINE": "1", "DL4SS_FAST": "1" if fast else "0"}
+    done = run_notebook(nb, cwd=path.parent, env=env)
+    return [stdout_of(c) for c in done.cells[len(cells):]]
 
 
 if __name__ == "__main__":

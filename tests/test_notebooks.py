@@ -1,0 +1,97 @@
+"""Notebook hygiene and chapter anatomy (nbval itself runs the notebooks: see the Makefile)."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from notebook_tools import CHECK_TAG, ROOT, is_checked
+
+NOTEBOOKS = sorted(p for p in [*ROOT.glob("chapters/**/*.ipynb"), *ROOT.glob("assignments/**/*.ipynb")]
+                   if ".ipynb_checkpoints" not in p.parts)
+CHAPTERS = sorted(ROOT.glob("chapters/[0-9][0-9]_*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def toc_files():
+    files = [TOC["root"]]
+    for part in TOC.get("parts", []):
+        files += [entry["file"] for entry in part["chapters"]]
+    return files
+
+
+def source(nb, kind=None):
+    return "\n".join(c.source for c in nb.cells if kind is None or c.cell_type == kind)
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_without_outputs_except_checked_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if is_checked(cell):
+            assert cell.outputs, f"cell {i} is tagged {CHECK_TAG} but stores no output to compare with"
+            assert cell.execution_count, (f"cell {i}: nbval skips a checked cell without an execution "
+                                          "count (python tests/notebook_tools.py <notebook> sets it)")
+        else:
+            assert not cell.outputs, (f"cell {i} stores outputs; only cells tagged {CHECK_TAG} may "
+                                      "(python tests/notebook_tools.py <notebook> refreshes them)")
+            assert cell.execution_count is None, f"cell {i} has an execution count: strip outputs before committing"
+        assert "NBVAL" not in cell.source, "use the cell tag nbval-check-output, not a comment students see"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_anatomy(path):
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    number = int(path.name[:2])
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {number}. ")
+    for part in ("After this chapter you can", "**Time:**", "Prince (2023)"):
+        assert part in first.source, f"the opening cell needs {part!r}"
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assert "except ModuleNotFoundError" in setup.source and "%pip install" in setup.source
+    assert "cfg = setup()" in setup.source
+    md = source(nb, "markdown")
+    assert md.count("<details>") >= 2 and md.count("<details>") == md.count("</details>")
+    assert "## Exercises" in md and "## Key takeaways" in md and "{cite" in md
+    assert "_explorer(" in source(nb, "code"), "each chapter has at least one interactive widget"
+    assert "check_claim(" in source(nb, "code")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_setup_cell_installs_from_the_book_repository(path):
+    setup = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    url = re.search(r'"(git\+[^"]+)"', setup.source).group(1)
+    assert url == "git+" + CONFIG["repository"]["url"]
+
+
+def test_widgets_have_their_output_removed_in_the_book():
+    """A widget cannot run on a static page: its cell is tagged remove-output and a figure follows."""
+    for path in CHAPTERS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and re.search(r"^\w+_explorer\(", cell.source, re.M):
+                assert "remove-output" in cell.metadata.get("tags", []), path.name
+
+
+def test_toc_lists_existing_pages_and_every_chapter():
+    for ref in toc_files():
+        assert any((ROOT / (ref + ext)).exists() for ext in ("", ".md", ".ipynb")), f"_toc.yml names missing {ref}"
+    listed = {ref for ref in toc_files() if ref.startswith("chapters/")}
+    assert listed == {f"chapters/{p.stem}" for p in CHAPTERS}, "every chapter notebook is in _toc.yml"
+
+
+def test_schedule_links_only_to_written_weeks():
+    intro = (ROOT / "intro.md").read_text()
+    linked = set(re.findall(r"\(chapters/([\w]+)\.ipynb\)", intro))
+    assert linked == {p.stem for p in CHAPTERS}
+    schedule_rows = re.findall(r"^\|\s*(\d+)\s*\|", intro, re.M)
+    assert [int(n) for n in schedule_rows] == list(range(1, 15)), "the schedule lists all 14 weeks"
