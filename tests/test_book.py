@@ -1,0 +1,80 @@
+"""The book builds with warnings as errors, and its pages carry what students need.
+
+The build runs in fast, offline mode (the Makefile's test target sets both) into a
+temporary directory, so it never touches the instructor's ``_build`` cache.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from notebook_tools import ROOT
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+BRANCH = CONFIG["repository"]["branch"]
+CHAPTERS = sorted(p.stem for p in ROOT.glob("chapters/[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    env = {**os.environ, "DL4SS_FAST": os.environ.get("DL4SS_FAST", "1"),
+           "DL4SS_OFFLINE": os.environ.get("DL4SS_OFFLINE", "1")}
+    jb = Path(sys.executable).parent / "jupyter-book"
+    run = subprocess.run([str(jb), "build", str(ROOT), "-n", "-W", "--keep-going",
+                          "--path-output", str(out)], env=env, capture_output=True, text=True)
+    log = run.stdout + run.stderr
+    # -W turns every Sphinx warning into an error, so a zero exit means zero warnings.
+    assert run.returncode == 0, "the book build failed or warned:\n" + log[-6000:]
+    assert "build succeeded." in log and "warning" not in log.split("build succeeded")[1][:40]
+    return out / "_build" / "html"
+
+
+def page(site, name):
+    path = site / f"{name}.html"
+    assert path.exists(), f"{name}.html was not built"
+    return path.read_text()
+
+
+def test_landing_page_and_reference_pages(site):
+    intro = page(site, "intro")
+    assert (site / "index.html").exists()
+    for text in ("Prince", "Colab", "Binder", "60%"):
+        assert text in intro
+    assert page(site, "datasets").count("<h2") >= 8, "every dataset has its own data-sheet section"
+    bib_keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "references.bib").read_text(), re.M)
+    assert page(site, "bibliography").count('role="doc-biblioentry"') == len(bib_keys)
+
+
+def test_bibliography_holds_every_reference_the_course_brief_lists():
+    brief = (ROOT.parent / "shared" / "COURSE.md")
+    if not brief.exists():
+        pytest.skip("../shared/COURSE.md is not beside this clone")
+    text = brief.read_text().split("## References the course cites")[1].split("\n## ")[0]
+    text = " ".join(text.split("\n")[1:])
+    while "(" in text:  # drop titles and notes in (nested) brackets: "Argyle et al. 2023 (...)"
+        text = re.sub(r"\([^()]*\)", "", text)
+    items = [re.match(r"\s*([A-Z][A-Za-z]+)\D*(\d{4})", item) for item in text.split(";")]
+    wanted = {f"{m.group(1).lower()}{m.group(2)}" for m in items if m}
+    bib_keys = set(re.findall(r"^@\w+\{([^,]+),", (ROOT / "references.bib").read_text(), re.M))
+    assert len(wanted) >= 25
+    assert wanted <= bib_keys, f"missing from references.bib: {sorted(wanted - bib_keys)}"
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_page_has_executed_figures_and_launch_buttons(site, chapter):
+    html = page(site, f"chapters/{chapter}")
+    assert html.count("<img") >= 3, "the executed figures are missing"
+    colab = f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/chapters/{chapter}.ipynb"
+    assert colab in html, "no Colab button"
+    binder = re.search(rf"https://mybinder.org/v2/gh/{REPO}/{BRANCH}\?urlpath=[^\"']*{chapter}\.ipynb", html)
+    assert binder, "no Binder button"
+    assert "Traceback" not in html
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "$" not in text, "maths left unrendered"
+    assert "offline" in text, "the setup cell says where the data came from"

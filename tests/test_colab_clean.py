@@ -1,0 +1,78 @@
+"""Each chapter runs where the course package is not installed, as in Colab.
+
+A fresh virtual environment gets only what Colab preinstalls and the course does not
+ship (TensorFlow, Keras, matplotlib, ipywidgets, and a kernel). Each chapter is copied
+alone into an empty directory, so no repository is beside it, and run there. Its setup
+cell must install the course package itself: from a wheel of this checkout, named by
+``DL4SS_PACKAGE`` (in Colab the default, the GitHub repository, is used instead).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from notebook_tools import ROOT, run_notebook
+
+CHAPTERS = sorted(ROOT.glob("chapters/[0-9][0-9]_*.ipynb"))
+COLAB_PREINSTALLED = ["tensorflow", "keras", "matplotlib", "ipywidgets", "ipykernel"]
+
+
+def pip(python: Path, *args: str) -> str:
+    run = subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run.stdout
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """A venv with only Colab's preinstalled packages, a kernel for it, and a wheel of utils."""
+    tmp = tmp_path_factory.mktemp("colab")
+    wheels = tmp / "wheels"
+    pip(Path(sys.executable), "wheel", "--quiet", "--no-deps", str(ROOT), "-w", str(wheels))
+    wheel = next(wheels.glob("dl4ss_utils-*.whl"))
+
+    env_dir = tmp / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    pip(python, "install", "--quiet", *COLAB_PREINSTALLED, "-c", str(ROOT / "constraints.txt"))
+
+    kernels = tmp / "jupyter" / "kernels" / "fresh"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "fresh venv", "language": "python"}))
+    return {"python": python, "wheel": wheel, "jupyter_path": str(tmp / "jupyter")}
+
+
+def installed(python: Path) -> dict[str, str]:
+    listing = json.loads(pip(python, "list", "--format", "json"))
+    return {p["name"].lower(): p["version"] for p in listing}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_installs_the_course_package_and_runs(fresh, path, tmp_path):
+    pip(fresh["python"], "uninstall", "--yes", "dl4ss-utils")  # each chapter installs it itself
+    before = installed(fresh["python"])
+    assert "dl4ss-utils" not in before
+    alone = tmp_path / path.name
+    shutil.copy(path, alone)
+
+    env = {"DL4SS_PACKAGE": str(fresh["wheel"]), "DL4SS_FAST": "1", "DL4SS_OFFLINE": "1",
+           "JUPYTER_PATH": fresh["jupyter_path"] + os.pathsep + os.environ.get("JUPYTER_PATH", "")}
+    done = run_notebook(nbformat.read(alone, as_version=4), cwd=tmp_path, env=env,
+                        kernel_name="fresh")
+
+    after = installed(fresh["python"])
+    assert after.get("dl4ss-utils") == "0.1.0", "the setup cell did not install the course package"
+    for name in ("tensorflow", "keras"):
+        assert after[name] == before[name], f"the setup cell changed the preinstalled {name}"
+    printed = "".join(o.get("text", "") for c in done.cells if c.cell_type == "code"
+                      for o in c.get("outputs", []))
+    assert "offline" in printed, "the chapter should say it used offline data"
