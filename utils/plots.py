@@ -136,7 +136,7 @@ def plot_decision_boundary(predict: Callable, X, y, ax=None, resolution: int = 2
         fig, ax = plt.subplots(figsize=(5.5, 4.5))
     else:
         fig = ax.figure
-    cs = ax.contourf(g1, g2, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
+    cs = ax.contourf(g1, g2, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.4)
     ax.contour(g1, g2, p, levels=[0.5], colors="black", linewidths=1.5)
     positive = class_names[1] if class_names is not None else "class 1"
     fig.colorbar(cs, ax=ax, label=f"predicted P({positive})")
@@ -145,8 +145,8 @@ def plot_decision_boundary(predict: Callable, X, y, ax=None, resolution: int = 2
     for k, color, marker in ((0, COLORS[0], "o"), (1, COLORS[3], "^")):
         mask = y == k
         label = class_names[k] if class_names is not None else f"class {k}"
-        ax.scatter(shown[mask, 0], shown[mask, 1], s=12, color=color, marker=marker,
-                   edgecolor="white", linewidth=0.3, label=label, alpha=0.8)
+        ax.scatter(shown[mask, 0], shown[mask, 1], s=14, color=color, marker=marker,
+                   edgecolor="black", linewidth=0.4, label=label, alpha=0.9)
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
     ax.grid(False)

@@ -187,3 +187,157 @@ def neuron_explorer(X, y, x_name: str, group_name: str, group_levels: Sequence[i
         s.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- shallow-network playground
+
+#: Activation functions and their derivatives, as used by :func:`fit_shallow_network`.
+ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "linear": (lambda z: z, lambda z: np.ones_like(z)),
+    "sigmoid": (lambda z: sigmoid(z), lambda z: sigmoid(z) * (1 - sigmoid(z))),
+    "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float)),
+    "leaky relu": (lambda z: np.where(z > 0, z, 0.1 * z), lambda z: np.where(z > 0, 1.0, 0.1)),
+}
+
+PLAYGROUND_SHAPES = ("linear", "circle", "xor", "spiral")
+
+
+def playground_data(shape: str, n: int = 300, noise: float = 0.1, seed: int = 0):
+    """Two-feature toy data for the playground: ``(X, y)`` with X in about [-1, 1]^2.
+
+    ``shape`` is one of ``PLAYGROUND_SHAPES``: two groups split by a line, a ring around
+    a disc, the four quadrants of XOR, or two interleaved spirals. ``noise`` moves the
+    points by that standard deviation (labels stay as generated).
+    """
+    if shape not in PLAYGROUND_SHAPES:
+        raise ValueError(f"shape must be one of {PLAYGROUND_SHAPES}, got {shape!r}")
+    if n < 4 or int(n) != n:
+        raise ValueError(f"n must be an integer of at least 4, got {n}")
+    if noise < 0:
+        raise ValueError(f"noise must be zero or positive, got {noise}")
+    rng = np.random.default_rng(seed)
+    n = int(n)
+    if shape == "spiral":
+        half = n // 2
+        t = np.sqrt(rng.uniform(0.05, 1, n)) * 2.5 * np.pi
+        y = (np.arange(n) >= half).astype(int)
+        angle = t + np.pi * y
+        X = np.c_[t * np.cos(angle), t * np.sin(angle)] / (2.5 * np.pi)
+    else:
+        X = rng.uniform(-1, 1, (n, 2))
+        if shape == "linear":
+            y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+        elif shape == "circle":
+            y = (np.hypot(X[:, 0], X[:, 1]) > 0.6).astype(int)
+        else:
+            y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    return X + rng.normal(0, noise, X.shape), y
+
+
+def fit_shallow_network(X, y, hidden_units: int = 8, activation: str = "relu", learning_rate: float = 0.5,
+                        steps: int = 1000, seed: int = 0) -> dict:
+    """Fit a one-hidden-layer network for binary labels by full-batch gradient descent.
+
+    The network is ``p = sigmoid(phi_0 + sum_k phi_k a(theta_k0 + theta_k . x))``: the
+    backpropagation of week 3, written out in NumPy, so the playground redraws in a
+    fraction of a second. Returns ``params`` (dict of arrays), ``losses`` (binary
+    cross-entropy per step), ``accuracy`` on ``X`` and a ``predict`` function.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+    if hidden_units < 1 or int(hidden_units) != hidden_units:
+        raise ValueError(f"hidden_units must be a positive integer, got {hidden_units}")
+    if learning_rate <= 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).ravel()
+    if X.ndim != 2 or len(X) != len(y):
+        raise ValueError(f"X must have shape (n, features) with one row per label; got X {X.shape}, y {y.shape}")
+    a, da = ACTIVATIONS[activation]
+    rng = np.random.default_rng(seed)
+    d = X.shape[1]
+    theta = rng.normal(0, np.sqrt(2 / (d + hidden_units)), (d, int(hidden_units)))
+    theta0 = np.zeros(int(hidden_units))
+    phi = rng.normal(0, np.sqrt(2 / (hidden_units + 1)), int(hidden_units))
+    phi0 = 0.0
+    losses = []
+    for _ in range(int(steps)):
+        z = theta0 + X @ theta                      # pre-activations, (n, K)
+        h = a(z)                                    # hidden units
+        p = np.clip(sigmoid(phi0 + h @ phi), 1e-7, 1 - 1e-7)
+        losses.append(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))))
+        dout = (p - y) / len(y)                     # dL/d(output pre-activation)
+        dz = np.outer(dout, phi) * da(z)            # back through the hidden layer
+        phi0 -= learning_rate * dout.sum()
+        phi -= learning_rate * h.T @ dout
+        theta0 -= learning_rate * dz.sum(axis=0)
+        theta -= learning_rate * X.T @ dz
+        if not np.isfinite(losses[-1]):
+            break
+    params = {"theta0": theta0, "theta": theta, "phi0": phi0, "phi": phi}
+
+    def predict(points):
+        return sigmoid(phi0 + a(theta0 + np.asarray(points, dtype=float) @ theta) @ phi)
+
+    return {"params": params, "losses": np.array(losses), "predict": predict,
+            "accuracy": float(np.mean((predict(X) > 0.5) == (y == 1)))}
+
+
+def plot_playground(X, y, fit: dict, title: str | None = None):
+    """The decision boundary of a fitted shallow network beside its loss per step."""
+    from .plots import plot_decision_boundary
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1.25, 1]})
+    plot_decision_boundary(fit["predict"], X, y, ax=ax, feature_names=("x1", "x2"),
+                           title=f"accuracy {fit['accuracy']:.1%}")
+    ax2.plot(fit["losses"], color=COLORS[0])
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("cross-entropy loss")
+    ax2.set_ylim(0, max(0.8, float(np.nanmax(fit["losses"][:1])) if len(fit["losses"]) else 0.8))
+    ax2.set_title(f"loss after {len(fit['losses'])} steps: {fit['losses'][-1]:.3f}")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def playground_explorer(shape: str = "circle", hidden_units: int = 4, activation: str = "relu",
+                        learning_rate: float = 0.5, steps: int = 1000, noise: float = 0.1):
+    """A small TensorFlow-Playground: choose data, hidden units, activation and learning rate.
+
+    Every change refits the network (in NumPy, well under a second) and redraws the
+    decision boundary and the loss. Returns the widget; ``result`` holds the last fit
+    (with ``X`` and ``y`` of the data it was fitted to).
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    style = {"description_width": "initial"}
+    data = w.Dropdown(options=PLAYGROUND_SHAPES, value=shape, description="data", style=style)
+    act = w.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation", style=style)
+    units = w.IntSlider(value=hidden_units, min=1, max=32, description="hidden units",
+                        continuous_update=False, style=style)
+    rate = w.SelectionSlider(options=[0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0], value=learning_rate,
+                             description="learning rate", continuous_update=False, style=style)
+    n_steps = w.IntSlider(value=steps, min=100, max=5000, step=100, description="steps",
+                          continuous_update=False, style=style)
+    spread = w.FloatSlider(value=noise, min=0, max=0.5, step=0.05, description="noise",
+                           continuous_update=False, style=style)
+    out = w.Output()
+    box = w.VBox([w.HBox([data, act]), w.HBox([units, rate]), w.HBox([n_steps, spread]), out])
+
+    def redraw(*_):
+        X, y = playground_data(data.value, noise=spread.value)
+        fit = fit_shallow_network(X, y, units.value, act.value, rate.value, n_steps.value)
+        box.result = {**fit, "X": X, "y": y}
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_playground(X, y, fit, title=f"{units.value} {act.value} units on the {data.value} data")
+            display(fig)
+            plt.close(fig)
+
+    for control in (data, act, units, rate, n_steps, spread):
+        control.observe(redraw, names="value")
+    redraw()
+    return box

@@ -1,0 +1,98 @@
+"""Week 3: the shallow-network playground and the chapter's exercise solutions."""
+
+import numpy as np
+import pytest
+
+from notebook_tools import ROOT, run_with_extra_cells
+from test_exercises import solution_code
+from utils.widgets import (ACTIVATIONS, PLAYGROUND_SHAPES, fit_shallow_network, playground_data,
+                           playground_explorer, plot_playground)
+
+WEEK3 = ROOT / "chapters/03_shallow_networks.ipynb"
+
+
+def test_activation_derivatives_match_finite_differences():
+    z = np.linspace(-3, 3, 61) + 0.013  # avoid the ReLU kink at exactly 0
+    for name, (function, derivative) in ACTIVATIONS.items():
+        numeric = (function(z + 1e-6) - function(z - 1e-6)) / 2e-6
+        assert np.allclose(derivative(z), numeric, atol=1e-5), name
+
+
+@pytest.mark.parametrize("shape", PLAYGROUND_SHAPES)
+def test_playground_data_are_balanced_enough_and_reproducible(shape):
+    X, y = playground_data(shape, n=200, seed=3)
+    assert X.shape == (200, 2) and set(np.unique(y)) == {0, 1}
+    assert 0.2 < y.mean() < 0.8
+    assert np.array_equal(X, playground_data(shape, n=200, seed=3)[0])
+    assert not np.array_equal(X, playground_data(shape, n=200, seed=4)[0])
+
+
+def test_playground_data_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="shape must be one of"):
+        playground_data("moons")
+    with pytest.raises(ValueError, match="noise"):
+        playground_data("xor", noise=-1)
+
+
+def test_backpropagation_in_the_playground_is_the_true_gradient():
+    """One step with a tiny learning rate lowers the loss by learning_rate * |gradient|^2."""
+    X, y = playground_data("xor", n=50)
+    for activation in ("tanh", "sigmoid", "leaky relu"):
+        start = fit_shallow_network(X, y, 3, activation, 1e-9, 1, seed=1)
+        two = fit_shallow_network(X, y, 3, activation, 1e-3, 2, seed=1)
+        # the loss falls, to first order, by the learning rate times the squared gradient
+        drop = two["losses"][0] - two["losses"][1]
+        assert drop > 0, activation
+        p0 = start["params"]
+        # finite-difference gradient of the loss in one hidden weight
+        def loss_with(delta):
+            a, _ = ACTIVATIONS[activation]
+            theta = p0["theta"].copy()
+            theta[0, 0] += delta
+            p = 1 / (1 + np.exp(-(p0["phi0"] + a(p0["theta0"] + X @ theta) @ p0["phi"])))
+            return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+        numeric = (loss_with(1e-6) - loss_with(-1e-6)) / 2e-6
+        after = fit_shallow_network(X, y, 3, activation, 1.0, 1, seed=1)["params"]["theta"][0, 0]
+        assert p0["theta"][0, 0] - after == pytest.approx(numeric, rel=1e-4, abs=1e-9), activation
+
+
+def test_hidden_units_and_nonlinearity_are_what_separates_the_ring():
+    X, y = playground_data("circle")
+    linear = fit_shallow_network(X, y, 8, "linear", 0.5, 1000)
+    relu = fit_shallow_network(X, y, 8, "relu", 0.5, 1000)
+    assert linear["accuracy"] <= max(y.mean(), 1 - y.mean()) + 0.01
+    assert relu["accuracy"] >= 0.9 and relu["losses"][-1] < linear["losses"][-1] / 2
+    with pytest.raises(ValueError, match="activation must be one of"):
+        fit_shallow_network(X, y, 8, "softplus")
+    with pytest.raises(ValueError, match="hidden_units must be a positive integer"):
+        fit_shallow_network(X, y, 0)
+    with pytest.raises(ValueError, match="one row per label"):
+        fit_shallow_network(X, y[:-1])
+    fig = plot_playground(X, y, relu)
+    assert fig.axes[0].get_title() == f"accuracy {relu['accuracy']:.1%}"
+
+
+def test_playground_explorer_refits_when_controls_change():
+    box = playground_explorer(shape="circle", hidden_units=8, activation="relu", steps=500)
+    (data, activation), (units, rate), (steps, noise) = (row.children for row in box.children[:3])
+    good = box.result["accuracy"]
+    assert good > 0.85 and len(box.result["losses"]) == 500
+    activation.value = "linear"
+    assert box.result["accuracy"] < good - 0.1
+    data.value = "linear"
+    assert box.result["accuracy"] > 0.9  # a line separates the linear data
+    steps.value = 200
+    assert len(box.result["losses"]) == 200
+    noise.value = 0.0
+    assert box.result["X"].shape == (300, 2)
+
+
+def test_week3_exercise_solutions():
+    """Exercise 1: 13 and 899 parameters; exercise 2: three ReLU units for XOR; exercise 3: ReLU backprop."""
+    out = run_with_extra_cells(WEEK3, [solution_code(WEEK3, n) for n in (1, 2, 3)],
+                               fast=True)
+    assert out[0] == "13 13\n899 899\n"
+    lines = out[1].split()
+    assert lines[-2] == "3" and float(lines[-1].rstrip("%")) == pytest.approx(94, abs=0.5)
+    assert lines[2:4] == ["2", "77.3%"]  # "two units about 77%"
+    assert float(out[2]) < 1e-15
