@@ -341,3 +341,182 @@ def playground_explorer(shape: str = "circle", hidden_units: int = 4, activation
         control.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- the perceptron (week 4)
+
+def perceptron_predict(X, weights, bias) -> np.ndarray:
+    """Rosenblatt's perceptron: 1 where ``bias + X @ weights > 0``, else 0."""
+    X = np.asarray(X, dtype=float)
+    return (bias + X @ np.asarray(weights, dtype=float) > 0).astype(int)
+
+
+def perceptron_train(X, y, epochs: int = 10, learning_rate: float = 1.0) -> dict:
+    """Run the perceptron rule and record every step.
+
+    The examples are visited in order, ``epochs`` times. At each example the
+    prediction ``yhat`` is compared with the label ``y`` (0 or 1) and the
+    parameters move by ``learning_rate * (y - yhat)``: times the inputs for the
+    weights, times one for the bias. Nothing changes when the prediction is
+    right. Training stops after the first epoch without a mistake.
+
+    Returns a dict with ``weights`` (shape ``(steps + 1, n_inputs)``), ``bias``
+    (``steps + 1``), ``mistakes`` (misclassified examples of the whole data set
+    after each step), ``updates`` (how many steps changed the parameters),
+    ``epochs_run`` and ``converged`` (an epoch passed without a mistake).
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y).ravel()
+    if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
+        raise ValueError(f"X must have shape (n, n_inputs) and y n labels; got X {X.shape}, y {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("perceptron labels must be 0 or 1")
+    if learning_rate <= 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    if epochs < 1 or int(epochs) != epochs:
+        raise ValueError(f"epochs must be a positive integer, got {epochs}")
+    w, b = np.zeros(X.shape[1]), 0.0
+    weights, biases = [w.copy()], [b]
+    mistakes = [int(np.sum(perceptron_predict(X, w, b) != y))]
+    updates, converged, epochs_run = 0, False, 0
+    for _ in range(int(epochs)):
+        epochs_run += 1
+        changed = False
+        for xi, yi in zip(X, y):
+            error = yi - int(b + xi @ w > 0)
+            if error:
+                w = w + learning_rate * error * xi
+                b = b + learning_rate * error
+                updates += 1
+                changed = True
+            weights.append(w.copy())
+            biases.append(b)
+            mistakes.append(int(np.sum(perceptron_predict(X, w, b) != y)))
+        if not changed:
+            converged = True
+            break
+    return {"weights": np.array(weights), "bias": np.array(biases), "mistakes": np.array(mistakes),
+            "updates": updates, "epochs_run": epochs_run, "converged": converged}
+
+
+def plot_perceptron(X, y, weights, bias, ax=None, feature_names: Sequence[str] = ("x1", "x2"),
+                    class_names: Sequence[str] = ("class 0", "class 1"), jitter: float = 0.0,
+                    title: str | None = None):
+    """Two-input data, the perceptron's line ``bias + w1 x1 + w2 x2 = 0`` and its mistakes circled."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y).ravel()
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_perceptron needs two inputs, X of shape (n, 2); got {X.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    else:
+        fig = ax.figure
+    pad = 0.08 * (X.max(axis=0) - X.min(axis=0) + 1e-9) + 0.3 * jitter
+    (x0, y0), (x1, y1) = X.min(axis=0) - pad, X.max(axis=0) + pad
+    g1, g2 = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+    side = perceptron_predict(np.c_[g1.ravel(), g2.ravel()], weights, bias).reshape(g1.shape)
+    ax.contourf(g1, g2, side, levels=[-0.5, 0.5, 1.5], colors=[COLORS[0], COLORS[3]], alpha=0.15)
+    w = np.asarray(weights, dtype=float)
+    if np.any(w != 0):
+        ax.contour(g1, g2, bias + w[0] * g1 + w[1] * g2, levels=[0], colors="black", linewidths=1.5)
+    rng = np.random.default_rng(0)
+    shown = X + rng.uniform(-jitter, jitter, X.shape) if jitter else X
+    wrong = perceptron_predict(X, weights, bias) != y
+    for k, color, marker in ((0, COLORS[0], "o"), (1, COLORS[3], "^")):
+        mask = y == k
+        ax.scatter(shown[mask, 0], shown[mask, 1], s=22, color=color, marker=marker, edgecolor="white",
+                   linewidth=0.3, label=class_names[k], alpha=0.8)
+    ax.scatter(shown[wrong, 0], shown[wrong, 1], s=90, facecolor="none", edgecolor="black", linewidth=0.9,
+               label=f"mistakes ({wrong.sum()})")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
+    ax.grid(False)
+    ax.legend(loc="upper left", fontsize=8, frameon=True, framealpha=0.9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_perceptron_step(X, y, run: dict, step: int, feature_names: Sequence[str] = ("x1", "x2"),
+                         class_names: Sequence[str] = ("class 0", "class 1"), jitter: float = 0.0,
+                         title: str | None = None):
+    """One step of a :func:`perceptron_train` run: the line then (left), mistakes per step (right)."""
+    last = len(run["mistakes"]) - 1
+    if not 0 <= step <= last:
+        raise ValueError(f"step must be between 0 and {last}, got {step}")
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.2), width_ratios=[1.15, 1])
+    w, b = run["weights"][step], run["bias"][step]
+    plot_perceptron(X, y, w, b, ax=ax, feature_names=feature_names, class_names=class_names, jitter=jitter,
+                    title=f"step {step}: w = ({w[0]:.2f}, {w[1]:.2f}), b = {b:.2f}")
+    n = len(np.asarray(y).ravel())
+    ax2.plot(np.arange(last + 1) / n, run["mistakes"], color=COLORS[0], linewidth=0.8)
+    ax2.plot(step / n, run["mistakes"][step], "o", color=COLORS[3], markersize=7)
+    ax2.set_xlabel(f"epochs (one step = one of the {n} examples)")
+    ax2.set_ylabel("mistakes on the whole data set")
+    ax2.set_ylim(bottom=0)
+    status = "converged: an epoch without mistakes" if run["converged"] else "not converged"
+    ax2.set_title(f"{run['updates']} updates in {run['epochs_run']} epochs, {status}", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def perceptron_explorer(datasets, epochs: int = 20, learning_rate: float = 1.0,
+                        feature_names=None, class_names=None, jitter=None):
+    """Step through the perceptron rule: a menu of data sets and a slider over the steps.
+
+    ``datasets`` maps a name to ``(X, y)`` with two inputs and 0/1 labels. The
+    other arguments may be single values or dicts by data set name. Each data
+    set is trained once (cheap: NumPy); the slider only replays the recorded
+    steps. Returns the widget; its ``result`` attribute holds the data set's
+    name, the step shown, its weights, bias and mistakes, and the whole run.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    if not datasets:
+        raise ValueError("perceptron_explorer needs at least one data set")
+
+    def per_set(value, name, default):
+        if value is None:
+            return default
+        return value.get(name, default) if isinstance(value, dict) else value
+
+    runs = {name: perceptron_train(X, y, epochs, learning_rate) for name, (X, y) in datasets.items()}
+    names = list(datasets)
+    style = {"description_width": "initial"}
+    choice = w.Dropdown(options=names, value=names[0], description="data", style=style)
+    step = w.IntSlider(value=0, min=0, max=len(runs[names[0]]["mistakes"]) - 1, description="step",
+                       continuous_update=False, style=style, layout=w.Layout(width="60%"))
+    out = w.Output()
+    box = w.VBox([w.HBox([choice, step]), out])
+
+    def redraw(*_):
+        name, run = choice.value, runs[choice.value]
+        k = min(step.value, len(run["mistakes"]) - 1)
+        box.result = {"data": name, "step": k, "weights": run["weights"][k], "bias": float(run["bias"][k]),
+                      "mistakes": int(run["mistakes"][k]), "run": run}
+        X, y = datasets[name]
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_perceptron_step(X, y, run, k, feature_names=per_set(feature_names, name, ("x1", "x2")),
+                                       class_names=per_set(class_names, name, ("class 0", "class 1")),
+                                       jitter=per_set(jitter, name, 0.0))
+            display(fig)
+            plt.close(fig)
+
+    def new_data(*_):
+        last = len(runs[choice.value]["mistakes"]) - 1
+        step.unobserve(redraw, names="value")
+        step.max = last
+        step.value = min(step.value, last)
+        step.observe(redraw, names="value")
+        redraw()
+
+    choice.observe(new_data, names="value")
+    step.observe(redraw, names="value")
+    redraw()
+    return box
