@@ -343,6 +343,116 @@ def playground_explorer(shape: str = "circle", hidden_units: int = 4, activation
     return box
 
 
+# --------------------------------------------------------------------------- convolution (week 5)
+
+#: 3 x 3 filters for the convolution demos (cross-correlation, as in Keras's Conv2D).
+FILTERS = {
+    "vertical edges": np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=float),
+    "horizontal edges": np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], dtype=float),
+    "blur": np.full((3, 3), 1 / 9),
+    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float),
+    "outline": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=float),
+    "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float),
+}
+
+
+def convolve2d(image, kernel, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """Slide ``kernel`` over a 2-D ``image`` (zero padding, cross-correlation as in Keras).
+
+    The output has ``floor((N + 2P - F) / S) + 1`` rows (and columns likewise); when the
+    division is not exact, the last rows/columns of the image are never visited, which is
+    also what Keras does with ``padding="valid"``.
+    """
+    image = np.asarray(image, dtype=float)
+    kernel = np.asarray(kernel, dtype=float)
+    if image.ndim != 2 or kernel.ndim != 2:
+        raise ValueError(f"image and kernel must be 2-D; got {image.shape} and {kernel.shape}")
+    if int(stride) != stride or stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride}")
+    if int(padding) != padding or padding < 0:
+        raise ValueError(f"padding must be a non-negative integer, got {padding}")
+    padded = np.pad(image, int(padding))
+    if padded.shape[0] < kernel.shape[0] or padded.shape[1] < kernel.shape[1]:
+        raise ValueError(f"a {kernel.shape} filter does not fit in a padded image of {padded.shape}")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, kernel.shape)[::int(stride), ::int(stride)]
+    return np.einsum("ijkl,kl->ij", windows, kernel)
+
+
+def convolution_summary(n: int, f: int, stride: int, padding: int) -> str:
+    """The output-size formula filled in, e.g. ``(128 + 2*1 - 3)/2 + 1 = 64.5 -> 64``."""
+    exact = (n + 2 * padding - f) / stride + 1
+    text = f"W = ({n} + 2*{padding} - {f})/{stride} + 1 = {exact:g}"
+    if exact != int(exact):
+        text += f" is not whole: the filter does not fit exactly, the last pixels are skipped ({int(exact)})"
+    return text
+
+
+def plot_convolution(image, kernel, stride: int = 1, padding: int = 0, name: str = ""):
+    """Input image, the filter with its numbers, and the activation map with its size."""
+    image = np.asarray(image, dtype=float)
+    kernel = np.asarray(kernel, dtype=float)
+    out = convolve2d(image, kernel, stride, padding)
+    fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 1.3, 3]})
+    ax0.imshow(np.pad(image, padding), cmap="gray")
+    ax0.set_title(f"input {image.shape[0]}x{image.shape[1]}" + (f" + padding {padding}" if padding else ""))
+    ax1.imshow(kernel, cmap="RdBu_r", vmin=-np.abs(kernel).max(), vmax=np.abs(kernel).max())
+    for (i, j), v in np.ndenumerate(kernel):
+        dark = abs(v) > 0.6 * np.abs(kernel).max()
+        ax1.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=10, color="white" if dark else "black")
+    ax1.set_title(f"filter: {name}" if name else "filter", fontsize=10)
+    if out.min() < 0:
+        limit = np.abs(out).max() or 1.0
+        ax2.imshow(out, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    else:
+        ax2.imshow(out, cmap="gray")
+    ax2.set_title(f"activation map {out.shape[0]}x{out.shape[1]} (stride {stride})")
+    for ax in (ax0, ax1, ax2):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    fig.suptitle(convolution_summary(image.shape[0], kernel.shape[0], stride, padding), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def convolution_explorer(image, filters: dict | None = None, max_stride: int = 4, max_padding: int = 3):
+    """Choose a filter, a stride and a padding; the activation map and its size redraw.
+
+    Returns the widget; its ``result`` attribute holds the last ``{"filter", "stride",
+    "padding", "output", "shape", "formula"}``.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    filters = dict(FILTERS if filters is None else filters)
+    if not filters:
+        raise ValueError("convolution_explorer needs at least one filter")
+    style = {"description_width": "initial"}
+    choice = w.Dropdown(options=list(filters), value=next(iter(filters)), description="filter", style=style)
+    stride = w.IntSlider(value=1, min=1, max=max_stride, description="stride S", continuous_update=False, style=style)
+    padding = w.IntSlider(value=0, min=0, max=max_padding, description="padding P", continuous_update=False,
+                          style=style)
+    out = w.Output()
+    box = w.VBox([w.HBox([choice, stride, padding]), out])
+
+    def redraw(*_):
+        kernel = filters[choice.value]
+        result = convolve2d(image, kernel, stride.value, padding.value)
+        box.result = {"filter": choice.value, "stride": stride.value, "padding": padding.value,
+                      "output": result, "shape": result.shape,
+                      "formula": convolution_summary(np.shape(image)[0], kernel.shape[0], stride.value, padding.value)}
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_convolution(image, kernel, stride.value, padding.value, choice.value)
+            display(fig)
+            plt.close(fig)
+
+    for control in (choice, stride, padding):
+        control.observe(redraw, names="value")
+    redraw()
+    return box
+
+
 # --------------------------------------------------------------------------- the perceptron (week 4)
 
 def perceptron_predict(X, weights, bias) -> np.ndarray:
