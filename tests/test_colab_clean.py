@@ -69,6 +69,14 @@ def test_chapter_installs_the_course_package_and_runs(fresh, path, tmp_path):
     done = run_notebook(nbformat.read(alone, as_version=4), cwd=tmp_path, env=env,
                         kernel_name="fresh")
 
+    for number, cell in enumerate(done.cells):  # the slow cells, for the log (pytest -s)
+        timing = cell.metadata.get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            from datetime import datetime
+            took = (datetime.fromisoformat(timing["shell.execute_reply"].rstrip("Z")) -
+                    datetime.fromisoformat(timing["iopub.execute_input"].rstrip("Z"))).total_seconds()
+            if took > 20:
+                print(f"{path.name} cell {number}: {took:.0f} s")
     after = installed(fresh["python"])
     assert after.get("dl4ss-utils") == "0.1.0", "the setup cell did not install the course package"
     for name in ("tensorflow", "keras"):
