@@ -1,28 +1,44 @@
 # Two commands for a fresh machine:
 #   make book   creates .venv, installs everything, builds the site into _build/html
-#   make test   the same set-up, then every test (utils, notebooks, book build, Colab-clean runs)
+#   make test   the same set-up, then every test (utils, notebooks, book build, Colab-clean runs,
+#               assignments and their grading)
+# For instructors:
+#   make assignments                      student releases and autograder bundles (_build/assignments)
+#   make grade ASSIGNMENT=a1_vote_choice SUBMISSIONS=folder/ [OUT=gradebook]
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Debian packages: bubblewrap isolates each graded submission (see assignments/grading.py).
 # Data sets that come as Debian packages (used when there is no network).
 DEBIAN_DATA := dataset-fashion-mnist
 DEBIAN_DATA_DIRS := /usr/share/datasets/fashion-mnist
 
-.PHONY: book test venv system-packages constraints clean
+.PHONY: book test venv system-packages constraints clean assignments grade
 
-book: $(STAMP)
+book: $(STAMP) assignments
 	$(VENV)/bin/jupyter-book build . -n -W --keep-going
 	@echo "The site is in _build/html/index.html"
 
 # Fast mode (DL4SS_FAST) shrinks epochs and samples; DL4SS_OFFLINE makes every
 # loader take its offline path, so results do not depend on the network.
-test: $(STAMP)
+test: $(STAMP) assignments
 	DL4SS_FAST=1 DL4SS_OFFLINE=1 $(PY) -m pytest tests chapters assignments \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -v --durations=15
 
 venv: $(STAMP)
+
+# One authoring notebook per assignment -> student release, instructor bundle, book page.
+assignments: $(STAMP)
+	$(PY) assignments/release.py
+
+ASSIGNMENT ?= a1_vote_choice
+OUT ?= gradebook
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=a1_vote_choice SUBMISSIONS=folder/ [OUT=gradebook]"; exit 2; }
+	test -d _build/assignments/$(ASSIGNMENT)/instructor || $(PY) assignments/release.py $(ASSIGNMENT)
+	$(PY) assignments/grading.py grade $(ASSIGNMENT) $(SUBMISSIONS) --out $(OUT)
 
 $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	@$(MAKE) --no-print-directory system-packages
@@ -39,6 +55,7 @@ system-packages:
 	@missing=""; \
 	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="python3-venv"; \
 	for d in $(DEBIAN_DATA_DIRS); do [ -d "$$d" ] || missing="$$missing $(DEBIAN_DATA)"; done; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
 	    echo "note: no apt-get here; not installing$$missing (data will be downloaded instead)"; exit 0; fi; \
@@ -48,7 +65,7 @@ system-packages:
 
 # Refreshes the pins CI installs with (run after changing requirements.txt).
 constraints: $(STAMP)
-	$(PY) -m pip freeze --exclude-editable | grep -v '^dl4ss-utils' > constraints.txt
+	$(PY) -m pip freeze --exclude-editable | grep -v '^dl4ss-utils\|^fer==' > constraints.txt
 
 clean:
-	rm -rf _build test-artifacts
+	rm -rf _build test-artifacts assignments/pages
