@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,34 @@ def test_chapter_page_has_executed_figures_and_launch_buttons(site, chapter):
     prose = re.sub(r"<pre>.*?</pre>", "", html, flags=re.S)  # code may hold "$" (matplotlib labels)
     assert "$" not in re.sub(r"<[^>]+>", "", prose), "maths left unrendered"
     assert "offline" in text, "the setup cell says where the data came from"
+
+
+ASSIGNMENT_PAGES = sorted(p.stem for p in ROOT.glob("assignments/pages/*.md"))
+
+
+def test_assessment_pages_are_built(site):
+    assert ASSIGNMENT_PAGES, "make assignments writes the assignment pages before the book is built"
+    for name in ("project", "instructors"):
+        assert "<h1" in page(site, name)
+    assert "60%" in page(site, "project") and "make grade" in page(site, "instructors")
+
+
+@pytest.mark.parametrize("name", ASSIGNMENT_PAGES)
+def test_assignment_page_is_the_student_version(site, name):
+    """The book shows what students get, with the release to download, and none of the secrets."""
+    sys.path.insert(0, str(ROOT / "assignments"))
+    import grading
+    import release
+
+    html = page(site, f"assignments/pages/{name}")
+    assert "grader.check" in html and "..." in html
+    assert re.search(rf'href="[^"]*{name}-student\.zip"', html), "the student release can be downloaded"
+    downloads = list(site.glob(f"_downloads/*/{name}-student.zip"))
+    assert downloads, "the zip is copied into the site"
+    tests = grading.load_tests(ROOT / "_build" / "assignments" / name / "instructor" / "tests")
+    secrets = release.secret_lines(ROOT / "assignments" / name / f"{name}.ipynb", tests)
+    text = unescape(re.sub(r"<[^>]+>", "", html))
+    leaks = [s for s in secrets if s in text]
+    assert leaks == [], f"solution or hidden-test lines on the page: {leaks[:5]}"
+    site_text = unescape(re.sub(r"<[^>]+>", "", "\n".join(p.read_text(errors="replace") for p in site.rglob("*.html"))))
+    assert [s for s in secrets if s in site_text] == [], "a secret appears somewhere in the site"

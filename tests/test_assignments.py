@@ -1,0 +1,257 @@
+"""Assignments: the release keeps its secrets, the tests are honest, grading survives bad submissions.
+
+The grading runs are real: each submission runs in its own sandbox with the assignment's
+visible and hidden tests, in fast, offline mode (the Makefile's test target sets both).
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from notebook_tools import ROOT
+
+sys.path.insert(0, str(ROOT / "assignments"))
+import grading  # noqa: E402
+import release  # noqa: E402
+
+ASSIGNMENTS = sorted(p.parent.name for p in ROOT.glob("assignments/*/*.ipynb") if p.stem == p.parent.name)
+# Short limits keep the test quick; the defaults for real grading are 1200 s and 300 s.
+CELL_TIMEOUT = 20
+TIMEOUT = 600
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def released(request):
+    """The release of one assignment (regenerated if the authoring notebook is newer)."""
+    name = request.param
+    target = ROOT / "_build" / "assignments" / name
+    authoring = ROOT / "assignments" / name / f"{name}.ipynb"
+    newest_source = max(p.stat().st_mtime for p in (authoring, ROOT / "assignments/release.py",
+                                                     ROOT / "assignments/grading.py"))
+    manifest = target / "instructor" / "manifest.json"
+    if not manifest.exists() or manifest.stat().st_mtime < newest_source:
+        release.release(name)
+    return name, target
+
+
+def secrets_of(name, target):
+    return release.secret_lines(ROOT / "assignments" / name / f"{name}.ipynb",
+                                grading.load_tests(target / "instructor" / "tests"))
+
+
+def test_release_has_what_students_and_instructors_need(released):
+    name, target = released
+    student, instructor = target / "student", target / "instructor"
+    nb = nbformat.read(student / f"{name}.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "..." in code and 'grader = otter.Notebook' in code and 'grader.check("' in code
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    visible = grading.load_tests(student / "tests")
+    everything = grading.load_tests(instructor / "tests")
+    assert set(visible) == set(everything), "every autograded question has visible tests"
+    for spec in visible.values():
+        assert all(not case["hidden"] for case in spec["suites"][0]["cases"]), "a hidden test in the student release"
+    hidden = sum(case["hidden"] for spec in everything.values() for case in spec["suites"][0]["cases"])
+    assert hidden >= len(everything), "each question has hidden tests for grading"
+    manifest = json.loads((instructor / "manifest.json").read_text())
+    assert any(q["manual"] for q in manifest["questions"]), "written answers are graded by hand"
+    assert manifest["autograded_points"] == sum(grading.score_question(s, [])[1] for s in everything.values())
+    workflow = yaml.safe_load((student / ".github/workflows/check.yml").read_text())
+    assert True in workflow and "push" in workflow[True], "the workflow runs on every push"  # YAML reads `on` as True
+    steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["check"]["steps"])
+    assert f"grading.py check {name}.ipynb" in steps and "requirements.txt" in steps
+    assert "otter-grader" in (student / "requirements.txt").read_text()
+    assert (student / "grading.py").read_text() == (ROOT / "assignments/grading.py").read_text()
+    assert (ROOT / "assignments/pages" / f"{name}.md").exists()
+    assert (ROOT / "assignments/pages" / f"{name}-student.zip").exists()
+
+
+def test_no_solution_or_hidden_test_reaches_students(released):
+    name, target = released
+    secrets = secrets_of(name, target)
+    assert len(secrets) >= 10, "the leak check knows the solution and hidden-test lines"
+    # The check can fail: the solution notebook holds the secrets.
+    assert release.find_leaks(secrets, [target / "instructor" / f"{name}-solution.ipynb"])
+    student_sees = [target / "student", ROOT / "assignments/pages" / f"{name}.md",
+                    ROOT / "assignments/pages" / f"{name}-student.zip"]
+    assert release.find_leaks(secrets, student_sees) == []
+
+
+def test_grading_code_recognises_tampering_and_ordinary_code():
+    tamper = ["grader.check = lambda *a, **k: None", "import otter.test_files.ok_test as t",
+              "from otter.execute import Checker", "import builtins\nbuiltins.print = len",
+              "sys.modules['otter'] = None", "__import__('otter')", "setattr(grader, 'check', print)",
+              "open('tests/q1.py', 'w').write('OK_FORMAT = True')", "print = lambda *a: None"]
+    for code in tamper:
+        assert grading.tampering_reasons(code), code
+    ordinary = ['%pip install --quiet otter-grader\nimport otter\ngrader = otter.Notebook("a1.ipynb")',
+                'grader.check("q1")', "import numpy as np\nX = np.zeros((3, 2))\nX[0, 1] = 4",
+                "model.fit(X, y, epochs=3)\nprint(model.summary())", "import sys\nsys.path.append('.')",
+                "def f(x):\n    return x + 1"]
+    for code in ordinary:
+        assert grading.tampering_reasons(code) == [], code
+
+
+def _with_cell(nb, code, at):
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cell = nbformat.v4.new_code_cell(code)
+    nb.cells.insert(len(nb.cells) if at is None else at, cell)
+    return nb
+
+
+def _bad_submissions(name, target, canary):
+    """(student, notebook text or bytes, what the grade must look like)."""
+    solution = nbformat.read(target / "instructor" / f"{name}-solution.ipynb", as_version=4)
+    blank = nbformat.read(target / "student" / f"{name}.ipynb", as_version=4)
+    setup = next(i for i, c in enumerate(solution.cells) if c.cell_type == "code" and "grader = otter.Notebook" in c.source)
+    checks = [i for i, c in enumerate(solution.cells) if c.cell_type == "code" and c.source.startswith("grader.check(")]
+    last_answer = max(i for i, c in enumerate(solution.cells[:checks[-1]]) if c.cell_type == "code"
+                      and not c.source.startswith("grader.check("))
+    raising = nbformat.from_dict(json.loads(json.dumps(solution)))
+    raising.cells[last_answer].source = 'raise RuntimeError("a bug")\n' + raising.cells[last_answer].source
+    write = nbformat.writes
+    return [
+        ("solution", write(solution), "full"),
+        ("unchanged_student_version", write(blank), "zero"),
+        ("not_a_notebook", b'{"cells": [ this is not json', "unreadable"),
+        ("raises_in_last_question", write(raising), "partial"),
+        ("loops_forever", write(_with_cell(solution, "while True:\n    pass", setup + 1)), "full"),
+        ("ignores_interrupts", write(_with_cell(
+            solution, "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except KeyboardInterrupt:\n        pass",
+            setup + 1)), "full"),
+        ("calls_sys_exit", write(_with_cell(solution, "import sys\nsys.exit(0)", setup + 1)), "full"),
+        ("kills_its_process", write(_with_cell(solution, "import os\nos._exit(1)", setup + 1)), "full"),
+        ("deletes_files", write(_with_cell(solution, (
+            "import os, shutil\n"
+            f"for path in [{str(canary)!r}, {str(canary.parent)!r}, 'tests', '..', os.path.expanduser('~')]:\n"
+            "    shutil.rmtree(path, ignore_errors=True)\n"
+            "    try:\n        os.remove(path)\n    except OSError:\n        pass"), None)), "full"),
+        ("prints_fake_passes", write(_with_cell(blank, (
+            'for q in range(1, 9):\n    print(f"q{q} results: All test cases passed!")\n'
+            'print("Autograded score: 100 / 100")'), None)), "zero"),
+        ("tampers_with_grader", write(_with_cell(blank, (
+            "import otter.test_files.ok_test as ok\nok.run_doctest = lambda *args: (True, '')\n"
+            "grader.check = lambda *args, **kwargs: True"), setup + 1)), "zero, flagged"),
+        ("rewrites_test_files", write(_with_cell(blank, (
+            "import os, glob\nfor path in glob.glob('tests/*.py'):\n"
+            "    name = os.path.basename(path)[:-3]\n"
+            "    open(path, 'w').write('OK_' + 'FORMAT = True\\ntest = {\"name\": \"%s\", \"points\": 1, "
+            "\"suites\": [{\"cases\": [], \"type\": \"doctest\"}]}' % name)"), None)), "zero"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def graded(released, tmp_path_factory):
+    """One batch of submissions, graded by the instructor command, and how long it took."""
+    name, target = released
+    tmp = tmp_path_factory.mktemp("grading")
+    canary = tmp / "outside" / "canary.txt"
+    canary.parent.mkdir()
+    canary.write_text("another student's work")
+    submissions = tmp / "submissions"
+    submissions.mkdir()
+    expected = {}
+    for student, text, expect in _bad_submissions(name, target, canary):
+        (submissions / f"{student}.ipynb").write_bytes(text if isinstance(text, bytes) else text.encode())
+        expected[student] = expect
+    out = tmp / "gradebook"
+    start = time.monotonic()
+    grading.grade_folder(name, submissions, out, timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT)
+    seconds = time.monotonic() - start
+    with open(out / "gradebook.csv") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    return {"name": name, "target": target, "rows": rows, "expected": expected, "out": out,
+            "canary": canary, "seconds": seconds}
+
+
+def test_solution_scores_full_marks_and_student_version_near_zero(graded):
+    rows = graded["rows"]
+    full = float(rows["solution"]["autograded_possible"])
+    assert full > 0
+    assert float(rows["solution"]["autograded"]) == full, rows["solution"]["notes"]
+    assert float(rows["unchanged_student_version"]["autograded"]) <= 0.1 * full
+
+
+def test_every_bad_submission_gets_the_score_it_earned_and_a_reason(graded):
+    rows, full = graded["rows"], float(graded["rows"]["solution"]["autograded_possible"])
+    assert set(rows) == set(graded["expected"]), "every submission has a row in the gradebook"
+    reasons = {"unreadable": "not a readable Jupyter notebook", "raises_in_last_question": "raised RuntimeError",
+               "loops_forever": "was interrupted", "ignores_interrupts": "did not stop when interrupted",
+               "calls_sys_exit": "raised SystemExit", "kills_its_process": "ended the Python process",
+               "tampers_with_grader": "reaches into the grading machinery"}
+    for student, expect in graded["expected"].items():
+        row, score = rows[student], float(rows[student]["autograded"])
+        if expect == "full":
+            assert score == full, f"{student}: {score} of {full}: {row['notes']}"
+        elif expect.startswith("zero"):
+            assert score <= 0.1 * full, f"{student}: {score} of {full}"
+        elif expect == "partial":
+            assert 0 < score < full, f"{student}: {score} of {full}: {row['notes']}"
+        elif expect == "unreadable":
+            assert score == 0 and row["status"] == "unreadable"
+        if "flagged" in expect:
+            assert "flagged" in row["status"]
+        key = "unreadable" if expect == "unreadable" else student
+        if key in reasons:
+            assert reasons[key] in row["notes"], f"{student}: {row['notes']}"
+
+
+def test_a_submission_cannot_touch_files_outside_its_sandbox(graded):
+    assert graded["canary"].read_text() == "another student's work"
+    assert (ROOT / "assignments" / graded["name"] / f"{graded['name']}.ipynb").exists()
+    assert (graded["target"] / "instructor" / "tests").is_dir()
+
+
+def test_feedback_is_readable_and_keeps_hidden_tests_secret(graded):
+    out, name = graded["out"], graded["name"]
+    feedback = sorted((out / "feedback").glob("*.md"))
+    assert {p.stem for p in feedback} == set(graded["rows"])
+    text = (out / "feedback" / "unchanged_student_version.md").read_text()
+    assert "Autograded score" in text and "a hidden test failed" in text and "visible test" in text
+    assert release.find_leaks(secrets_of(name, graded["target"]), [out / "feedback"]) == []
+    written = (out / "written_answers.md").read_text()
+    manifest = json.loads((graded["target"] / "instructor" / "manifest.json").read_text())
+    for q in (q for q in manifest["questions"] if q["manual"]):
+        assert f"## {q['name']}" in written
+    # The solution's written answers are found and shown to the instructor.
+    assert written.count("(no answer)") < len(graded["rows"]) * sum(q["manual"] for q in manifest["questions"])
+    print(f"graded {len(graded['rows'])} submissions in {graded['seconds']:.0f} s")
+
+
+def test_time_limit_stops_a_submission_and_the_batch_goes_on(released, tmp_path):
+    name, target = released
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    solution = nbformat.read(target / "instructor" / f"{name}-solution.ipynb", as_version=4)
+    nbformat.write(solution, submissions / "too_slow.ipynb")
+    (submissions / "zz_broken.ipynb").write_text("not a notebook")
+    outcomes = grading.grade_folder(name, submissions, tmp_path / "out", timeout=8, cell_timeout=CELL_TIMEOUT)
+    slow, broken = outcomes
+    assert slow.status == "time limit" and slow.earned == 0 and "time limit of 8 s" in " ".join(slow.notes)
+    assert slow.seconds < 30, "the run is stopped at the limit"
+    assert broken.status == "unreadable"
+
+
+def test_students_check_command_runs_the_visible_tests(released, tmp_path):
+    """What the workflow in a student's repository runs: exit 0 and a summary for a complete notebook."""
+    name, target = released
+    repo = tmp_path / "repo"
+    shutil.copytree(target / "student", repo)
+    shutil.copy(target / "instructor" / f"{name}-solution.ipynb", repo / f"{name}.ipynb")
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    run = subprocess.run([sys.executable, "grading.py", "check", f"{name}.ipynb", "--cell-timeout", str(CELL_TIMEOUT)],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    visible = sum(grading.score_question(s, [])[1] for s in grading.load_tests(repo / "tests").values())
+    assert "Score on the visible tests" in summary.read_text()
+    assert f"{visible:g} / {visible:g}" in summary.read_text()
