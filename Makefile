@@ -24,7 +24,7 @@ book: $(STAMP) assignments
 # Fast mode (DL4SS_FAST) shrinks epochs and samples; DL4SS_OFFLINE makes every
 # loader take its offline path, so results do not depend on the network.
 test: $(STAMP) assignments
-	DL4SS_FAST=1 DL4SS_OFFLINE=1 $(PY) -m pytest tests chapters assignments \
+	DL4SS_FAST=1 DL4SS_OFFLINE=1 $(PY) -m pytest -p utils.kernel_messages tests chapters assignments \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -v --durations=15
 
 venv: $(STAMP)

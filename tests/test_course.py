@@ -90,3 +90,45 @@ def test_importing_utils_has_no_side_effects():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"], "importing utils must not import TensorFlow or Keras"
     assert course.FAST_ENV == "DL4SS_FAST"
+
+
+def test_kernel_channels_poll_in_short_slices():
+    """Notebook runs wait for kernel messages in polls of at most a second (utils/kernel_messages.py)."""
+    import asyncio
+    import time
+    from queue import Empty
+
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from jupyter_client.session import Session
+
+    import utils.kernel_messages as km
+
+    km.patch()
+    assert getattr(AsyncZMQSocketChannel.get_msg, "polls_in_slices", False)
+
+    async def exchange():
+        context = zmq.asyncio.Context()
+        server, client = context.socket(zmq.ROUTER), context.socket(zmq.DEALER)
+        port = server.bind_to_random_port("tcp://127.0.0.1")
+        client.connect(f"tcp://127.0.0.1:{port}")
+        session = Session()
+        server_channel = AsyncZMQSocketChannel(server, session)
+        client_channel = AsyncZMQSocketChannel(client, session)
+        start = time.monotonic()
+        try:
+            await client_channel.get_msg(timeout=0.3)
+            raise AssertionError("an empty channel must raise Empty")
+        except Empty:
+            waited = time.monotonic() - start
+        session.send(client, "kernel_info_request", {})
+        received = await server_channel.get_msg(timeout=5)   # longer than one slice is fine
+        for s in (server, client):
+            s.close(linger=0)
+        context.term()
+        return waited, received
+
+    waited, received = asyncio.run(exchange())
+    assert 0.25 < waited < 1.5
+    assert received["msg_type"] == "kernel_info_request"
