@@ -11,6 +11,7 @@ import sys
 from html import unescape
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -89,7 +90,8 @@ def test_assessment_pages_are_built(site):
     assert ASSIGNMENT_PAGES, "make assignments writes the assignment pages before the book is built"
     for name in ("project", "instructors"):
         assert "<h1" in page(site, name)
-    assert "60%" in page(site, "project") and "make grade" in page(site, "instructors")
+    text = {name: unescape(re.sub(r"<[^>]+>", "", page(site, name))) for name in ("project", "instructors")}
+    assert "60%" in text["project"] and "make grade ASSIGNMENT=" in text["instructors"]
 
 
 @pytest.mark.parametrize("name", ASSIGNMENT_PAGES)
@@ -110,4 +112,6 @@ def test_assignment_page_is_the_student_version(site, name):
     leaks = [s for s in secrets if s in text]
     assert leaks == [], f"solution or hidden-test lines on the page: {leaks[:5]}"
     site_text = unescape(re.sub(r"<[^>]+>", "", "\n".join(p.read_text(errors="replace") for p in site.rglob("*.html"))))
-    assert [s for s in secrets if s in site_text] == [], "a secret appears somewhere in the site"
+    # Common code a chapter teaches (``model.compile(...)``) is no secret even if a solution uses it.
+    chapters = "\n".join(c.source for p in ROOT.glob("chapters/*.ipynb") for c in nbformat.read(p, as_version=4).cells)
+    assert [s for s in secrets if s in site_text and s not in chapters] == [], "a secret appears somewhere in the site"
