@@ -248,8 +248,10 @@ def run_notebook(job: dict) -> dict:
     events: list[dict] = []
     for attempt in range(MAX_RESTARTS + 1):
         km = KernelManager(kernel_name="python3")
+        # History in memory: a notebook that deletes its home folder must not make IPython's
+        # history thread print errors into the tests' output.
         km.start_kernel(cwd=job["workdir"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                        stdin=subprocess.DEVNULL)
+                        stdin=subprocess.DEVNULL, extra_arguments=["--HistoryManager.hist_file=:memory:"])
         kc = km.client()
         kc.start_channels()
         try:
@@ -542,8 +544,13 @@ def short_failure(message: str, limit: int = 1200) -> str:
     for i, line in enumerate(lines):
         if line.strip() == "Failed example:" and i + 1 < len(lines):
             statement = lines[i + 1].strip()
-            error = next((l.strip() for l in lines[i + 2:] if re.match(r"\s*\w+(Error|Exception|Exit)\b.*:", l)
-                          or re.match(r"\s*\w+Error$", l.strip())), "")
+            rest = lines[i + 2:]
+            end = next((k for k, l in enumerate(rest) if l.startswith("Trying:") or l.startswith("****")), len(rest))
+            rest = rest[:end]
+            error = next((l.strip() for l in reversed(rest) if re.match(r"\s*\w+(Error|Exception|Exit)\b", l.strip())), "")
+            if not error and "Got:" in [l.strip() for l in rest]:
+                got = [l.strip() for l in rest[[l.strip() for l in rest].index("Got:") + 1:]][:2]
+                error = "printed " + " ".join(got)[:200]
             found.append(f"{statement}\n    -> {error}" if error else statement)
     text = "\n".join(found) if found else message.strip()
     return text if len(text) <= limit else text[:limit] + "\n..."
@@ -617,8 +624,9 @@ def check_notebook(notebook: Path, tests: Path, *, timeout: float, cell_timeout:
     """Run a notebook with its visible tests and print a summary (students, their repository's CI)."""
     specs = load_tests(tests)
     assignment = notebook.stem
+    # A student's own check needs no sandbox; use one when the machine has it.
     outcome = grade_notebook(notebook.read_bytes(), assignment, assignment, specs, tests,
-                             timeout=timeout, cell_timeout=cell_timeout)
+                             timeout=timeout, cell_timeout=cell_timeout, sandbox=bubblewrap() is not None)
     text = feedback_text(outcome, [])
     text = text.replace("Autograded score", "Score on the visible tests").replace(
         f"# Feedback for {assignment}", f"# Visible tests of {notebook.name}")
