@@ -186,7 +186,7 @@ def tampering_reasons(source: str) -> list[str]:
 
 
 def _is_otter_notebook(value: ast.AST) -> bool:
-    return isinstance(value, ast.Call) and ast.unparse(value.func) in ("otter.Notebook", "Notebook")
+    return isinstance(value, ast.Call) and ast.unparse(value.func) in ("otter.Notebook", "Notebook", "assignment_grader")
 
 
 # ---------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_release_has_what_students_and_instructors_need(released):
     student, instructor = target / "student", target / "instructor"
     nb = nbformat.read(student / f"{name}.ipynb", as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "..." in code and 'grader = otter.Notebook' in code and 'grader.check("' in code
+    assert "..." in code and 'grader = assignment_grader(' in code and 'grader.check("' in code
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     visible = grading.load_tests(student / "tests")
     everything = grading.load_tests(instructor / "tests")
@@ -94,6 +94,7 @@ def test_grading_code_recognises_tampering_and_ordinary_code():
     for code in tamper:
         assert grading.tampering_reasons(code), code
     ordinary = ['%pip install --quiet otter-grader\nimport otter\ngrader = otter.Notebook("a1.ipynb")',
+                'grader = assignment_grader("a1.ipynb")',
                 'grader.check("q1")', "import numpy as np\nX = np.zeros((3, 2))\nX[0, 1] = 4",
                 "model.fit(X, y, epochs=3)\nprint(model.summary())", "import sys\nsys.path.append('.')",
                 "def f(x):\n    return x + 1"]
@@ -112,7 +113,7 @@ def _bad_submissions(name, target, canary):
     """(student, notebook text or bytes, what the grade must look like)."""
     solution = nbformat.read(target / "instructor" / f"{name}-solution.ipynb", as_version=4)
     blank = nbformat.read(target / "student" / f"{name}.ipynb", as_version=4)
-    setup = next(i for i, c in enumerate(solution.cells) if c.cell_type == "code" and "grader = otter.Notebook" in c.source)
+    setup = next(i for i, c in enumerate(solution.cells) if c.cell_type == "code" and "grader = assignment_grader(" in c.source)
     checks = [i for i, c in enumerate(solution.cells) if c.cell_type == "code" and c.source.startswith("grader.check(")]
     last_answer = max(i for i, c in enumerate(solution.cells[:checks[-1]]) if c.cell_type == "code"
                       and not c.source.startswith("grader.check("))

@@ -132,3 +132,29 @@ def test_kernel_channels_poll_in_short_slices():
     waited, received = asyncio.run(exchange())
     assert 0.25 < waited < 1.5
     assert received["msg_type"] == "kernel_info_request"
+
+
+def test_assignment_grader_explains_missing_tests(tmp_path, monkeypatch, capsys):
+    """In Colab a notebook opened from GitHub has no tests/ beside it: say so instead of crashing."""
+    import otter
+
+    from utils.course import assignment_grader
+
+    monkeypatch.chdir(tmp_path)
+    grader = assignment_grader("a1.ipynb")
+    assert "visible tests of this assignment are not here" in capsys.readouterr().out
+    grader.check("q1")
+    assert "q1: not checked" in capsys.readouterr().out
+
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "a1.ipynb")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "q1.py").write_text(
+        "OK_FORMAT = True\ntest = {'name': 'q1', 'points': 1, 'suites': [{'cases': "
+        "[{'code': '>>> assert x == 3\\n', 'hidden': False, 'locked': False}], 'scored': True, "
+        "'setup': '', 'teardown': '', 'type': 'doctest'}]}\n")
+    grader = assignment_grader("a1.ipynb")
+    assert isinstance(grader, otter.Notebook)
+    assert grader.check("q1", {"x": 3}).passed_all
+    assert not grader.check("q1", {"x": 4}).passed_all
