@@ -1,0 +1,92 @@
+"""The GitHub Actions workflows are valid and do what the README says (they cannot run here).
+
+Syntax is checked against GitHub's workflow schema (vendored by check-jsonschema, so no
+network is needed); the rest checks what each workflow must do.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from notebook_tools import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+CHECK = Path(sys.executable).parent / "check-jsonschema"
+MAKE_TARGETS = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
+
+
+def validate(paths):
+    return subprocess.run([str(CHECK), "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+                          capture_output=True, text=True)
+
+
+def load(name):
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    workflow["on"] = workflow.pop(True)          # YAML 1.1 reads the key `on` as True
+    return workflow
+
+
+def steps(workflow):
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_workflows_match_githubs_schema(tmp_path):
+    assert {p.name for p in WORKFLOWS} >= {"book.yml", "weekly.yml"}
+    run = validate(WORKFLOWS)
+    assert run.returncode == 0, run.stdout + run.stderr
+    broken = tmp_path / "broken.yml"                 # the check can fail
+    broken.write_text("on: push\njobs:\n  build:\n    steps:\n      - run: make book\n")
+    assert validate([broken]).returncode != 0, "a job without runs-on must be rejected"
+
+
+def test_every_make_target_a_workflow_runs_exists():
+    for path in WORKFLOWS:
+        for step in steps(yaml.safe_load(path.read_text())):
+            for target in re.findall(r"\bmake\s+([a-z][\w-]*)", step.get("run", "")):
+                assert target in MAKE_TARGETS, f"{path.name} runs `make {target}`, which the Makefile lacks"
+
+
+def test_book_workflow_builds_and_deploys_on_push_to_main():
+    workflow = load("book.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert workflow["permissions"]["pages"] == "write" and workflow["permissions"]["id-token"] == "write"
+    build = " ".join(step.get("run", "") for step in workflow["jobs"]["build"]["steps"])
+    assert "make book" in build
+    uses = [step.get("uses", "") for step in steps(workflow)]
+    assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
+    assert any(u.startswith("actions/deploy-pages@") for u in uses)
+    upload = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "_build/html"
+    assert workflow["jobs"]["deploy"]["needs"] == "build"
+
+
+def test_weekly_workflow_runs_notebooks_in_full_mode_and_opens_an_issue_on_failure():
+    workflow = load("weekly.yml")
+    cron = workflow["on"]["schedule"][0]["cron"]
+    fields = cron.split()
+    assert len(fields) == 5 and fields[4] not in ("*",), "once a week"
+    job_steps = steps(workflow)
+    run = " ".join(step.get("run", "") for step in job_steps)
+    assert "make test-full" in run and "DL4SS_FAST" not in run
+    report = [s for s in job_steps if s.get("if") == "failure()"]
+    assert report and "issues.create" in report[0]["with"]["script"]
+    assert workflow["permissions"]["issues"] == "write"
+    recipe = (ROOT / "Makefile").read_text().split("\ntest-full:")[1].split("\n\n")[0]
+    assert "chapters/*.ipynb" in recipe and "DL4SS_FAST" not in recipe
+
+
+def test_student_release_workflow_is_valid():
+    sys.path.insert(0, str(ROOT / "assignments"))
+    import release
+
+    names = sorted(p.parent.name for p in ROOT.glob("assignments/*/*.ipynb") if p.stem == p.parent.name)
+    released = [ROOT / "_build" / "assignments" / n / "student" / ".github" / "workflows" / "check.yml" for n in names]
+    for name, path in zip(names, released):
+        if not path.exists():
+            release.release(name)
+    assert released
+    run = validate(released)
+    assert run.returncode == 0, run.stdout + run.stderr
