@@ -10,12 +10,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Debian packages: bubblewrap isolates each graded submission (see assignments/grading.py).
+# Debian packages: bubblewrap isolates each graded submission (see assignments/grading.py);
+# chromium runs the browser tests of the site (tests/test_site_browser.py).
 # Data sets that come as Debian packages (used when there is no network).
 DEBIAN_DATA := dataset-fashion-mnist
 DEBIAN_DATA_DIRS := /usr/share/datasets/fashion-mnist
 
-.PHONY: book test venv system-packages constraints clean assignments grade
+.PHONY: book test test-full venv system-packages constraints clean assignments grade
 
 book: $(STAMP) assignments
 	$(VENV)/bin/jupyter-book build . -n -W --keep-going
@@ -26,6 +27,11 @@ book: $(STAMP) assignments
 test: $(STAMP) assignments
 	DL4SS_FAST=1 DL4SS_OFFLINE=1 $(PY) -m pytest -p utils.kernel_messages tests chapters assignments \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -v --durations=15
+
+# Every chapter and assignment notebook in full mode, with downloads where there is a
+# network (the weekly workflow runs this; it takes much longer than make test).
+test-full: $(STAMP) assignments
+	$(VENV)/bin/jupyter execute --timeout=3600 chapters/*.ipynb assignments/a*/*.ipynb
 
 venv: $(STAMP)
 
@@ -56,6 +62,7 @@ system-packages:
 	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="python3-venv"; \
 	for d in $(DEBIAN_DATA_DIRS); do [ -d "$$d" ] || missing="$$missing $(DEBIAN_DATA)"; done; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
 	    echo "note: no apt-get here; not installing$$missing (data will be downloaded instead)"; exit 0; fi; \

@@ -23,21 +23,6 @@ BRANCH = CONFIG["repository"]["branch"]
 CHAPTERS = sorted(p.stem for p in ROOT.glob("chapters/[0-9][0-9]_*.ipynb"))
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    env = {**os.environ, "DL4SS_FAST": os.environ.get("DL4SS_FAST", "1"),
-           "DL4SS_OFFLINE": os.environ.get("DL4SS_OFFLINE", "1")}
-    jb = Path(sys.executable).parent / "jupyter-book"
-    run = subprocess.run([str(jb), "build", str(ROOT), "-n", "-W", "--keep-going",
-                          "--path-output", str(out)], env=env, capture_output=True, text=True)
-    log = run.stdout + run.stderr
-    # -W turns every Sphinx warning into an error, so a zero exit means zero warnings.
-    assert run.returncode == 0, "the book build failed or warned:\n" + log[-6000:]
-    assert "build succeeded." in log and "warning" not in log.split("build succeeded")[1][:40]
-    return out / "_build" / "html"
-
-
 def page(site, name):
     path = site / f"{name}.html"
     assert path.exists(), f"{name}.html was not built"

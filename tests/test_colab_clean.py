@@ -1,7 +1,7 @@
 """Each chapter runs where the course package is not installed, as in Colab.
 
-A fresh virtual environment gets only what Colab preinstalls and the course does not
-ship (TensorFlow, Keras, matplotlib, ipywidgets, and a kernel). Each chapter is copied
+A fresh virtual environment gets only what Colab preinstalls (TensorFlow, Keras,
+matplotlib, ipywidgets, pandas, scikit-learn, and a kernel). Each chapter is copied
 alone into an empty directory, so no repository is beside it, and run there. Its setup
 cell must install the course package itself: from a wheel of this checkout, named by
 ``DL4SS_PACKAGE`` (in Colab the default, the GitHub repository, is used instead).
@@ -21,7 +21,7 @@ import pytest
 from notebook_tools import ROOT, run_notebook
 
 CHAPTERS = sorted(ROOT.glob("chapters/[0-9][0-9]_*.ipynb"))
-COLAB_PREINSTALLED = ["tensorflow", "keras", "matplotlib", "ipywidgets", "ipykernel"]
+COLAB_PREINSTALLED = ["tensorflow", "keras", "matplotlib", "ipywidgets", "pandas", "scikit-learn", "ipykernel"]
 
 
 def pip(python: Path, *args: str) -> str:

@@ -1,0 +1,131 @@
+"""The built site in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+The site is served on localhost, as a reader's browser would get it. Every page must load
+without JavaScript errors, show its maths rendered and its figures loaded; chapter pages
+must carry working Colab/Binder links; search must find a chapter; citations must resolve.
+A screenshot of every page is kept in ``test-artifacts/screenshots`` for a human to look at.
+"""
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from notebook_tools import ROOT
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+PAGES = [TOC["root"]] + [entry["file"] for part in TOC["parts"] for entry in part["chapters"]]
+CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM, "Chromium is missing: make test installs the Debian package chromium"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM,
+                                     args=["--no-sandbox", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+def visit(browser, url):
+    """Open ``url``; returns the page and the JavaScript errors it raised."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    page.on("console", lambda msg: msg.type == "error" and not _network_failure(msg.text)
+            and errors.append(f"console: {msg.text}"))
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle", timeout=15000)
+    return page, errors
+
+
+def _network_failure(text: str) -> bool:
+    """A resource from another host failed to load: expected offline, not a JavaScript error."""
+    return text.startswith("Failed to load resource") and "127.0.0.1" not in text
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_without_errors_and_renders(browser, server, name):
+    page, errors = visit(browser, f"{server}/{name}.html")
+    try:
+        assert page.title() and page.locator("main h1").count() >= 1
+        if page.locator("div.math, span.math").count():
+            page.wait_for_selector("mjx-container", timeout=15000)
+            rendered = page.locator("mjx-container").count()
+            assert rendered >= page.locator("div.math, span.math").count(), "some maths is not rendered"
+        broken = page.eval_on_selector_all(
+            "main img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        assert broken == [], f"images that did not load: {broken}"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name.replace('/', '__')}.png"), full_page=True)
+        assert errors == [], errors
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_launch_buttons_open_this_chapter(browser, server, chapter):
+    page, _ = visit(browser, f"{server}/{chapter}.html")
+    try:
+        links = [a.get_attribute("href") for a in page.locator("a[href]").all()]
+        colab = f"https://colab.research.google.com/github/{REPO}/blob/main/{chapter}.ipynb"
+        assert colab in links, "the Colab button"
+        binder = [h for h in links if h.startswith(f"https://mybinder.org/v2/gh/{REPO}/main")]
+        assert binder and binder[0].endswith(f"{chapter}.ipynb"), "the Binder button"
+        download = [h for h in links if h.endswith(".ipynb") and "_sources" in h]
+        assert download, "the download button"
+        response = page.request.get(f"{server}/{chapter}.html".rsplit("/", 1)[0] + "/" + download[0])
+        assert response.ok and b'"cells"' in response.body(), "the notebook can be downloaded"
+    finally:
+        page.close()
+
+
+def test_search_finds_a_chapter(browser, server):
+    page, errors = visit(browser, f"{server}/search.html?q=perceptron")
+    try:
+        page.wait_for_selector("#search-results li a", timeout=15000)
+        hits = [a.get_attribute("href") for a in page.locator("#search-results li a").all()]
+        assert any("04_perceptrons_and_mlps" in h for h in hits), hits
+        assert errors == []
+    finally:
+        page.close()
+
+
+def test_citations_resolve_to_the_bibliography(browser, server):
+    bibliography, _ = visit(browser, f"{server}/bibliography.html")
+    ids = set(bibliography.eval_on_selector_all("[id]", "nodes => nodes.map(n => n.id)"))
+    bibliography.close()
+    checked = 0
+    for chapter in CHAPTERS:
+        page, _ = visit(browser, f"{server}/{chapter}.html")
+        for href in page.eval_on_selector_all("a[href*='bibliography.html#']", "a => a.map(x => x.getAttribute('href'))"):
+            assert href.split("#", 1)[1] in ids, f"{chapter}: citation {href} points nowhere"
+            checked += 1
+        page.close()
+    assert checked >= 2 * len(CHAPTERS), "each chapter cites its sources"
