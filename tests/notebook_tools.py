@@ -30,6 +30,12 @@ def run_notebook(nb, *, cwd: Path, env: dict | None = None, timeout: int = 900,
     """Execute a notebook node in ``cwd`` with extra environment variables; returns it executed."""
     from nbclient import NotebookClient
 
+    # Short polls for kernel messages, also when this runs outside pytest (a script or a
+    # test's subprocess): see utils/kernel_messages.py.
+    sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None
+    from utils.kernel_messages import patch
+    patch()
+
     nb = copy.deepcopy(nb)
     old = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})

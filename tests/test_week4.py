@@ -3,17 +3,14 @@
 import contextlib
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from notebook_tools import ROOT
+from notebook_tools import ROOT, run_with_extra_cells
 from utils.widgets import perceptron_explorer, perceptron_predict, perceptron_train, plot_perceptron_step
 
 WEEK4 = ROOT / "chapters/04_perceptrons_and_mlps.ipynb"
@@ -27,23 +24,6 @@ def separable(n=80, seed=0):
     margin = X[:, 1] - 0.5 * X[:, 0] - 0.4
     keep = np.abs(margin) > 0.2
     return X[keep][:n] + [2.0, 1.0], (margin[keep][:n] > 0).astype(int)
-
-
-def in_fresh_process(extra, upto):
-    """run_with_extra_cells (fast, offline) from a new Python process.
-
-    Earlier tests in the same pytest process create widgets and import Keras; a kernel
-    started afterwards from that process was seen to hang, so this run is kept apart.
-    """
-    script = ("import json, sys\nfrom notebook_tools import run_with_extra_cells\n"
-              "extra, upto, path = json.loads(sys.stdin.read())\n"
-              "from pathlib import Path\n"
-              "print(json.dumps(run_with_extra_cells(Path(path), extra, upto=upto, fast=True)))")
-    done = subprocess.run([sys.executable, "-c", script], input=json.dumps([extra, upto, str(WEEK4)]),
-                          capture_output=True, text=True, cwd=Path(__file__).parent, timeout=900,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)])})
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def notebook():
@@ -166,7 +146,7 @@ def test_exercise3_the_interaction_lets_one_neuron_find_the_gap():
     report = ('print(json.dumps({"gap_start": float(gap[0]), "gap_end": float(gap[-1]), '
               '"loss": float(neuron8.evaluate(with_product(X_s_test), y_s_test, verbose=0)), '
               '"mlp_loss": float(survey_results.loc["mlp", "loss"])}))')
-    out = in_fresh_process([solution_code(3), "import json\n" + report], upto='check_claim("the observed partisan gap')
+    out = run_with_extra_cells(WEEK4, [solution_code(3), "import json\n" + report], fast=True, upto='check_claim("the observed partisan gap')
     assert out[0].startswith("gap 1977")
     result = json.loads(out[1])
     assert result["gap_end"] - result["gap_start"] > 0.15  # "grows by more than 15 points"
