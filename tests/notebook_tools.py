@@ -32,7 +32,8 @@ def run_notebook(nb, *, cwd: Path, env: dict | None = None, timeout: int = 900,
 
     # Short polls for kernel messages, also when this runs outside pytest (a script or a
     # test's subprocess): see utils/kernel_messages.py.
-    sys.path.insert(0, str(ROOT)) if str(ROOT) not in sys.path else None
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from utils.kernel_messages import patch
     patch()
 

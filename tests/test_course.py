@@ -134,6 +134,32 @@ def test_kernel_channels_poll_in_short_slices():
     assert received["msg_type"] == "kernel_info_request"
 
 
+def test_notebook_runs_poll_in_short_slices_outside_pytest_too():
+    """tests/notebook_tools.run_notebook applies the fix itself, in a process without the plugin.
+
+    CI once stalled for 900 s in a test that ran a notebook from a subprocess, where the
+    pytest plugin had not patched the channels.
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import nbformat
+
+    tests = Path(__file__).parent
+    code = ("import nbformat, tempfile, pathlib\n"
+            "from jupyter_client.channels import AsyncZMQSocketChannel as C\n"
+            "print(getattr(C.get_msg, 'polls_in_slices', False))\n"
+            "from notebook_tools import run_notebook\n"
+            "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print(6 * 7)')])\n"
+            "done = run_notebook(nb, cwd=pathlib.Path(tempfile.gettempdir()), timeout=60)\n"
+            "print(done.cells[0].outputs[0]['text'].strip())\n"
+            "print(getattr(C.get_msg, 'polls_in_slices', False))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tests,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["False", "42", "True"]
+
+
 def test_assignment_grader_explains_missing_tests(tmp_path, monkeypatch, capsys):
     """In Colab a notebook opened from GitHub has no tests/ beside it: say so instead of crashing."""
     import otter
