@@ -31,7 +31,7 @@ test: $(STAMP) assignments
 # Every chapter and assignment notebook in full mode, with downloads where there is a
 # network (the weekly workflow runs this; it takes much longer than make test).
 test-full: $(STAMP) assignments
-	$(VENV)/bin/jupyter execute --timeout=3600 chapters/*.ipynb assignments/a*/*.ipynb
+	$(PY) tests/notebook_tools.py --execute --timeout=3600 chapters/*.ipynb assignments/a*/*.ipynb
 
 venv: $(STAMP)
 

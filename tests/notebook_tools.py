@@ -6,6 +6,11 @@ Run as a script to refresh what the committed notebooks store::
 
 executes the notebook (fast, offline), keeps the outputs of cells tagged
 ``nbval-check-output`` (nbval compares against them) and strips every other output.
+
+``--execute`` only runs notebooks, in full mode with the network if there is one, and
+fails if any cell raises (``make test-full``, the weekly workflow)::
+
+    python tests/notebook_tools.py --execute chapters/*.ipynb
 """
 
 from __future__ import annotations
@@ -117,6 +122,36 @@ def run_with_extra_cells(path: Path, extra: list[str], *, upto: str | None = Non
     return [stdout_of(c) for c in done.cells[len(cells):]]
 
 
+def execute_all(paths: list[Path], timeout: int) -> int:
+    """Run each notebook in full mode in its own folder; report times; the number that failed."""
+    import time
+
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    failed = []
+    for path in paths:
+        start = time.monotonic()
+        try:
+            run_notebook(nbformat.read(path, as_version=4), cwd=path.parent, timeout=timeout,
+                         env={"DL4SS_FAST": "0"})
+        except (CellExecutionError, CellTimeoutError) as error:
+            failed.append(path)
+            print(f"FAILED {path} after {time.monotonic() - start:.0f} s:\n{error}", flush=True)
+        else:
+            print(f"ok     {path} in {time.monotonic() - start:.0f} s", flush=True)
+    print(f"{len(paths) - len(failed)} of {len(paths)} notebooks ran without errors")
+    return len(failed)
+
+
 if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        refresh(Path(arg))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--execute", action="store_true", help="only run them, in full mode")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (with --execute)")
+    args = parser.parse_args()
+    if args.execute:
+        sys.exit(1 if execute_all(args.notebooks, args.timeout) else 0)
+    for path in args.notebooks:
+        refresh(path)

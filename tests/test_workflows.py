@@ -4,6 +4,7 @@ Syntax is checked against GitHub's workflow schema (vendored by check-jsonschema
 network is needed); the rest checks what each workflow must do.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -90,3 +91,23 @@ def test_student_release_workflow_is_valid():
     assert released
     run = validate(released)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_full_mode_runner_reports_each_notebook_and_fails_when_one_raises(tmp_path):
+    """`make test-full` runs tests/notebook_tools.py --execute: full mode, a line per notebook."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell("import os\nassert os.environ['DL4SS_FAST'] == '0'")]),
+                   tmp_path / "runs.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell("raise ValueError('the data changed')")]),
+                   tmp_path / "raises.ipynb")
+    tool = [sys.executable, str(ROOT / "tests" / "notebook_tools.py"), "--execute", "--timeout", "60"]
+    env = {k: v for k, v in os.environ.items() if k != "DL4SS_FAST"}
+    good = subprocess.run([*tool, str(tmp_path / "runs.ipynb")], capture_output=True, text=True, env=env)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "ok     " in good.stdout and "1 of 1 notebooks ran" in good.stdout
+    both = subprocess.run([*tool, str(tmp_path / "raises.ipynb"), str(tmp_path / "runs.ipynb")],
+                          capture_output=True, text=True, env=env)
+    assert both.returncode == 1
+    assert "FAILED" in both.stdout and "the data changed" in both.stdout and "1 of 2 notebooks ran" in both.stdout
