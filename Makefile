@@ -5,6 +5,7 @@
 # For instructors:
 #   make assignments                      student releases and autograder bundles (_build/assignments)
 #   make grade ASSIGNMENT=a1_vote_choice SUBMISSIONS=folder/ [OUT=gradebook]
+#   make public PUBLIC=../course-public   the repository without the solutions, for students
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +17,7 @@ STAMP := $(VENV)/.installed
 DEBIAN_DATA := dataset-fashion-mnist
 DEBIAN_DATA_DIRS := /usr/share/datasets/fashion-mnist
 
-.PHONY: book test test-full venv system-packages constraints clean assignments grade
+.PHONY: book test test-full venv system-packages constraints clean assignments grade public
 
 book: $(STAMP) assignments
 	$(VENV)/bin/jupyter-book build . -n -W --keep-going
@@ -31,13 +32,19 @@ test: $(STAMP) assignments
 # Every chapter and assignment notebook in full mode, with downloads where there is a
 # network (the weekly workflow runs this; it takes much longer than make test).
 test-full: $(STAMP) assignments
-	$(PY) tests/notebook_tools.py --execute --timeout=3600 chapters/*.ipynb assignments/a*/*.ipynb
+	$(PY) tests/notebook_tools.py --execute --timeout=3600 chapters/*.ipynb $(wildcard assignments/a*/*.ipynb)
 
 venv: $(STAMP)
 
 # One authoring notebook per assignment -> student release, instructor bundle, book page.
 assignments: $(STAMP)
 	$(PY) assignments/release.py
+
+# The repository without the authoring notebooks (which hold the solutions): what goes to
+# the public repository that the site, the Colab/Binder buttons and students use.
+public: $(STAMP)
+	@test -n "$(PUBLIC)" || { echo "usage: make public PUBLIC=../course-public (a new, empty folder)"; exit 2; }
+	$(PY) assignments/release.py --public-copy $(PUBLIC)
 
 ASSIGNMENT ?= a1_vote_choice
 OUT ?= gradebook

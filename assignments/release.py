@@ -2,6 +2,7 @@
 
     python assignments/release.py            # all assignments/<name>/<name>.ipynb
     python assignments/release.py a1_vote_choice
+    python assignments/release.py --public-copy ../course-public   # what students may see
 
 For each authoring notebook (otter-grader's assign format) this runs ``otter assign`` and
 writes
@@ -16,6 +17,10 @@ writes
   page, with the release to download.
 
 It refuses to write a release in which a solution line or a hidden test shows through.
+
+The authoring notebooks hold the solutions, so the repository that has them stays private;
+``--public-copy`` writes the repository without them, with the generated pages, for the
+public repository that the site, the launch buttons and students' installs use.
 """
 
 from __future__ import annotations
@@ -245,9 +250,7 @@ def release(name: str) -> Path:
                     (instructor / member).parent.mkdir(exist_ok=True)
                     (instructor / member).write_bytes(z.read(member))
 
-    sys.path.insert(0, str(HERE))
-    from grading import load_tests
-    all_tests = load_tests(instructor / "tests")
+    all_tests = _load_all_tests(target)
     qs = questions(authoring)
     title = next(c.source.splitlines()[0].lstrip("# ") for c in nbformat.read(authoring, as_version=4).cells
                  if c.cell_type == "markdown")
@@ -283,12 +286,92 @@ def release(name: str) -> Path:
     return target
 
 
+# ---------------------------------------------------------------------------------------
+# The public copy of the course repository
+# ---------------------------------------------------------------------------------------
+
+def authoring_notebooks() -> list[Path]:
+    return sorted(p for p in HERE.glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def _tracked_files() -> list[Path]:
+    """The files of the repository (git's list; without git, everything not built or ignored)."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        return [ROOT / name for name in listed.decode().split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", "_build", "test-artifacts", "gradebook", "__pycache__", ".pytest_cache"}
+        return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
+
+
+def public_copy(destination: Path) -> list[Path]:
+    """Write the course repository without the authoring notebooks to ``destination``.
+
+    The authoring notebooks hold the solutions and hidden tests, so the repository that has
+    them stays private. Students reach the public copy: the site is built from it, and the
+    Colab and Binder buttons and the students' ``pip install`` point at it. It holds the
+    generated assignment pages instead, and is refused if any secret shows through.
+    """
+    destination = Path(destination).resolve()
+    if destination == ROOT or ROOT in destination.parents:
+        raise SystemExit(f"the public copy must be written outside the repository, not to {destination}")
+    if destination.exists() and any(destination.iterdir()):
+        raise SystemExit(f"{destination} is not empty; give a new folder for the public copy")
+    for authoring in authoring_notebooks():
+        release(authoring.stem)
+    secrets = course_secrets()
+    private = {authoring.parent for authoring in authoring_notebooks()}
+    written = []
+    for path in _tracked_files():
+        if not path.is_file() or any(folder in path.parents for folder in private):
+            continue
+        relative = path.relative_to(ROOT)
+        (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination / relative)
+        written.append(destination / relative)
+    shutil.copytree(PAGES, destination / "assignments" / "pages", dirs_exist_ok=True)
+    ignore = destination / ".gitignore"
+    if ignore.exists():      # the generated pages are part of the public copy
+        ignore.write_text("".join(line for line in ignore.read_text().splitlines(keepends=True)
+                                  if line.strip() != "assignments/pages/"))
+    leaks = find_leaks(secrets, [destination])
+    if leaks:
+        shutil.rmtree(destination)
+        raise SystemExit("Secrets would leak into the public copy:\n" + "\n".join(leaks))
+    return written
+
+
+def course_secrets() -> dict[str, str]:
+    """Solution and hidden-test lines of every released assignment, except lines that a
+    chapter shows anyway (``loss="binary_crossentropy", metrics=["accuracy"])`` is taught
+    in week 1, not given away by the public copy)."""
+    taught = "\n".join(cell.source for chapter in sorted((ROOT / "chapters").glob("*.ipynb"))
+                       for cell in nbformat.read(chapter, as_version=4).cells)
+    secrets: dict[str, str] = {}
+    for authoring in authoring_notebooks():
+        secrets.update(secret_lines(authoring, _load_all_tests(OUT / authoring.stem)))
+    return {line: where for line, where in secrets.items() if line not in taught}
+
+
+def _load_all_tests(target: Path) -> dict[str, dict]:
+    sys.path.insert(0, str(HERE))
+    from grading import load_tests
+    return load_tests(target / "instructor" / "tests")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="assignment folders (default: all)")
+    parser.add_argument("--public-copy", metavar="FOLDER", type=Path,
+                        help="write the repository without the authoring notebooks (solutions) to FOLDER")
     args = parser.parse_args(argv)
-    names = args.names or sorted(p.parent.name for p in HERE.glob("*/*.ipynb")
-                                 if p.stem == p.parent.name)
+    if args.public_copy:
+        written = public_copy(args.public_copy)
+        print(f"public copy in {args.public_copy}: {len(written)} files of the repository and the "
+              f"assignment pages, without {len(authoring_notebooks())} authoring notebook(s); "
+              "no solution line or hidden test found in it")
+        return 0
+    names = args.names or [p.stem for p in authoring_notebooks()]
     for name in names:
         target = release(name)
         print(f"{name}: student release in {target / 'student'}, instructor bundle in "

@@ -86,6 +86,28 @@ def test_no_solution_or_hidden_test_reaches_students(released):
     assert release.find_leaks(secrets, student_sees) == []
 
 
+def test_public_copy_holds_the_course_but_no_solutions(released, tmp_path):
+    """What the public repository gets (`make public`): everything but the authoring notebooks."""
+    name, target = released
+    public = tmp_path / "public"
+    release.public_copy(public)
+    assert not (public / "assignments" / name).exists()
+    for needed in ["_config.yml", "_toc.yml", "Makefile", "requirements.txt", "utils/__init__.py",
+                   "chapters/01_why_deep_learning.ipynb", "assignments/release.py", "assignments/grading.py",
+                   f"assignments/pages/{name}.md", f"assignments/pages/{name}-student.zip", ".github/workflows/book.yml"]:
+        assert (public / needed).is_file(), needed
+    assert "assignments/pages/" not in (public / ".gitignore").read_text().split(), "the pages are committed there"
+    secrets = release.course_secrets()
+    assert len(secrets) >= 10 and set(secrets) <= set(secrets_of(name, target))
+    assert release.find_leaks(secrets, [ROOT / "assignments" / name]), "the check finds the secrets where they are"
+    assert release.find_leaks(secrets, [public]) == []
+    # A copy into the repository itself, or over an existing folder, is refused.
+    with pytest.raises(SystemExit):
+        release.public_copy(ROOT / "_build" / "public")
+    with pytest.raises(SystemExit):
+        release.public_copy(public)
+
+
 def test_grading_code_recognises_tampering_and_ordinary_code():
     tamper = ["grader.check = lambda *a, **k: None", "import otter.test_files.ok_test as t",
               "from otter.execute import Checker", "import builtins\nbuiltins.print = len",
