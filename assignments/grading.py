@@ -21,12 +21,17 @@ How a submission is run, and why:
   interrupt, or if a cell ends the Python process (``os._exit``, ``exit()``), the kernel is
   restarted and the notebook is run again without that cell. The whole submission has a
   time limit; past it, the run is stopped and scored 0 with the reason.
-* Cells that reach into the grading machinery (rebinding ``grader``, importing otter's
-  internals, patching builtins, ``sys.modules`` or the test runner) are not run; the
-  feedback names them.
+* Cells that reach into the grading machinery (rebinding ``grader``, changing otter,
+  doctest, builtins, ``sys.modules`` or IPython's shell through any alias, replacing a
+  function of an imported module, frames, threads, ``exec``) are not run; the feedback
+  names them.
+* Whatever slips past that check still does not reach the tests: before them, the shell's
+  cell hooks and code transformers are dropped and otter, doctest, contextlib and json are
+  imported afresh; the tests see the real builtins even where the notebook reused a name.
 * The tests, hidden ones included, exist only in this process until the last cell: they are
-  sent into the kernel after the student's code has finished. Results come back with a
-  one-time key and are checked; nothing a notebook prints ("All tests passed!") is read.
+  sent into the kernel after the student's code has finished, outside the input history.
+  The first result that carries their one-time key counts; nothing a notebook prints
+  ("All tests passed!") is read.
 """
 
 from __future__ import annotations
@@ -93,67 +98,191 @@ def score_question(spec: dict, passed: list[bool]) -> tuple[float, float]:
     return float(test_file.score), float(test_file.possible)
 
 
+# Run after the student's cells, before the tests: whatever the notebook hooked into the
+# shell (cell hooks, code transformers, a trace function) is dropped, and the test runner's
+# modules are imported afresh, so changes the notebook made to them do not reach the tests.
+RESET_CELL = """
+def _dl4ss_reset():
+    import sys
+    for name in [m for m in sys.modules if m.split(".")[0] in ("otter", "doctest", "contextlib", "json")]:
+        del sys.modules[name]
+    sys.settrace(None)
+    sys.setprofile(None)
+    from IPython import get_ipython
+    from IPython.core.events import EventManager, available_events
+    shell = get_ipython()
+    shell.events = EventManager(shell, available_events)
+    shell.ast_transformers = []
+    shell.input_transformers_post = []
+_dl4ss_reset()
+del _dl4ss_reset
+"""
+
 # The last cell of every run. It is built after the student's cells have finished, so the
-# tests and the key it carries were never visible to them.
-TEST_CELL = '''
-def _dl4ss_run_tests(_specs, _key, _workdir):
-    import json, os
+# tests and the key it carries were never visible to them. Builtins that the tests use are
+# the real ones, even where the notebook reused their names (``print = ...``).
+TEST_CELL = """
+def _dl4ss_run_tests(_specs, _key, _workdir, _builtins_used):
+    import builtins, json, os
     from IPython.display import display
     for folder in (_workdir, os.environ.get("HOME", _workdir)):   # a notebook may have deleted them
         os.makedirs(folder, exist_ok=True)
     os.chdir(_workdir)
     from otter.test_files.ok_test import OKTestFile
+    env = dict(builtins.globals())
+    env.update({name: getattr(builtins, name) for name in _builtins_used})
     results = {}
     for name, spec in json.loads(_specs).items():
         try:
             test_file = OKTestFile.from_spec(spec, path=name)
-            test_file.run(globals())
+            test_file.run(env)
             results[name] = [{"passed": bool(r.passed), "message": str(r.message)[-3000:]}
                              for r in test_file.test_case_results]
         except BaseException as error:
             results[name] = {"error": type(error).__name__ + ": " + str(error)[:500]}
     display({%(mime)r: {"key": _key, "results": results}}, raw=True)
-_dl4ss_run_tests(%(specs)r, %(key)r, %(workdir)r)
-'''
+_dl4ss_run_tests(%(specs)r, %(key)r, %(workdir)r, %(builtins_used)r)
+"""
+
+
+def builtins_used(specs: dict[str, dict]) -> list[str]:
+    """The builtin names (``len``, ``print``, ``isinstance`` ...) that the tests' code uses."""
+    import builtins
+    import doctest
+
+    names = set()
+    for spec in specs.values():
+        for case in spec["suites"][0]["cases"]:
+            for example in doctest.DocTestParser().get_examples(case["code"]):
+                try:
+                    names.update(n.id for n in ast.walk(ast.parse(example.source)) if isinstance(n, ast.Name))
+                except SyntaxError:
+                    pass
+    return sorted(n for n in names if hasattr(builtins, n))
 
 
 # ---------------------------------------------------------------------------------------
 # Cells that reach into the grading machinery
 # ---------------------------------------------------------------------------------------
 
-GUARDED_MODULES = {"otter", "builtins", "__builtins__", "doctest", "IPython", "json", "sys", "importlib", "gc", "ctypes"}
-GUARDED_NAMES = {"grader", "print", "display", "get_ipython", "globals", "__builtins__", "exec", "eval", "open"}
-SUSPICIOUS_STRINGS = ("OK_FORMAT", "results.json", "otter.test_files", "otter.execute", "_dl4ss_")
+# Modules and names of the grading machinery: changing them (through any alias) flags a cell.
+GUARDED_MODULES = {"otter", "builtins", "__builtins__", "doctest", "IPython", "ipykernel", "json", "sys",
+                   "importlib", "gc", "ctypes", "contextlib", "io"}
+GUARDED_NAMES = {"grader", "get_ipython", "globals", "__builtins__"}
+# Imports a notebook of this course never needs and that could reach into a running test.
+FORBIDDEN_IMPORTS = {"builtins", "ctypes", "gc", "threading", "_thread", "multiprocessing", "inspect"}
+# What a notebook may do with the IPython shell (``%pip`` and ``!ls`` become these calls).
+SHELL_METHODS = {"run_line_magic", "run_cell_magic", "system", "getoutput", "magic"}
+# Attributes that lead to frames, code objects or the import system.
+INTROSPECTION = {"_getframe", "_current_frames", "f_globals", "f_locals", "f_back", "tb_frame", "gi_frame",
+                 "__closure__", "cell_contents", "__code__", "__globals__", "meta_path", "path_hooks",
+                 "settrace", "setprofile", "addaudithook"}
+SUSPICIOUS_STRINGS = ("OK_FORMAT", "otter.test_files", "otter.execute", "_dl4ss_")
 
 
 def _root_name(node: ast.AST) -> str | None:
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
+    """``otter`` for ``otter.a.b[0]``, ``getattr(otter, "a")``, ``vars(otter)``; ``get_ipython`` for
+    ``get_ipython().events``; None for anything else (``json.loads(text)`` is a value, not ``json``)."""
+    while True:
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "vars") \
+                and node.args:
+            node = node.args[0]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "get_ipython":
+            return "get_ipython"
+        else:
+            return node.id if isinstance(node, ast.Name) else None
 
 
-def tampering_reasons(source: str) -> list[str]:
-    """Why a cell's code reaches into the grading machinery ([] for ordinary code)."""
+def _parse(source: str) -> ast.AST | None:
     try:
         from IPython.core.inputtransformer2 import TransformerManager
         source = TransformerManager().transform_cell(source)
     except Exception:
         pass
     try:
-        tree = ast.parse(source)
+        return ast.parse(source)
     except SyntaxError:
-        return []                                   # it fails when run; nothing to guard
+        return None                                 # it fails when run; nothing to guard
+
+
+def _assigned_names(node: ast.AST) -> list[str]:
+    targets = list(node.targets) if isinstance(node, ast.Assign) else [node.target]
+    names = []
+    while targets:
+        target = targets.pop()
+        if isinstance(target, (ast.Tuple, ast.List)):
+            targets.extend(target.elts)
+        elif isinstance(target, ast.Starred):
+            targets.append(target.value)
+        elif isinstance(target, ast.Name):
+            names.append(target.id)
+    return names
+
+
+def _aliases(trees: list[ast.AST]) -> tuple[set[str], set[str], set[str]]:
+    """Names that stand for the grading machinery, for the IPython shell, and for imported
+    modules, anywhere in the notebook (``o = otter`` in one cell, ``o.x = 1`` in a later one)."""
+    guarded, shells, modules = set(GUARDED_MODULES | GUARDED_NAMES), {"get_ipython"}, set()
+    changed = True
+    while changed:
+        changed = False
+        for tree in trees:
+            for node in ast.walk(tree):
+                new_guarded, new_shells = [], []
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        top = alias.name.split(".")[0]
+                        bound = alias.asname or top
+                        modules.add(bound)
+                        if top in GUARDED_MODULES:
+                            new_guarded.append(bound)
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    bound = [a.asname or a.name for a in node.names if a.name != "*"]
+                    modules.update(bound)
+                    if node.module.split(".")[0] in GUARDED_MODULES:
+                        new_guarded += [b for b in bound if b != "Notebook"]
+                elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+                    names = [node.target.id] if isinstance(node, ast.NamedExpr) else _assigned_names(node)
+                    value = node.value
+                    if isinstance(value, ast.Call) and _root_name(value.func) in shells \
+                            and isinstance(value.func, ast.Name):
+                        new_shells += names                        # ip = get_ipython()
+                    elif _root_name(value) in guarded | shells:
+                        new_guarded += names                       # o = otter; ev = get_ipython().events
+                for name in new_guarded:
+                    if name not in guarded:
+                        guarded.add(name)
+                        changed = True
+                for name in new_shells:
+                    if name not in shells:
+                        shells.add(name)
+                        changed = True
+    return guarded, shells, modules
+
+
+def tampering_reasons(source: str, context: list[str] | None = None) -> list[str]:
+    """Why a cell's code reaches into the grading machinery ([] for ordinary code).
+
+    ``context`` is the code of the whole notebook, so that an alias made in one cell
+    (``o = otter``) is known in another."""
+    tree = _parse(source)
+    if tree is None:
+        return []
+    trees = [t for t in map(_parse, context or []) if t is not None] + [tree]
+    guarded, shells, modules = _aliases(trees)
     reasons = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             top = node.module.split(".")[0]
             if node.module.startswith("otter.") or (top == "otter" and any(a.name != "Notebook" for a in node.names)):
                 reasons.append(f"imports otter internals ({node.module})")
-            if top in ("builtins", "ctypes", "gc"):
+            if top in FORBIDDEN_IMPORTS:
                 reasons.append(f"imports {top}")
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("otter.") or alias.name.split(".")[0] in ("builtins", "ctypes", "gc"):
+                if alias.name.startswith("otter.") or alias.name.split(".")[0] in FORBIDDEN_IMPORTS:
                     reasons.append(f"imports {alias.name}")
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = list(node.targets) if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
@@ -166,18 +295,28 @@ def tampering_reasons(source: str) -> list[str]:
                 elif isinstance(target, ast.Name) and target.id in GUARDED_NAMES and not (
                         target.id == "grader" and isinstance(node, ast.Assign) and _is_otter_notebook(node.value)):
                     reasons.append(f"rebinds {target.id}")
-                elif isinstance(target, (ast.Attribute, ast.Subscript)) and _root_name(target) in GUARDED_MODULES | GUARDED_NAMES:
+                elif isinstance(target, (ast.Attribute, ast.Subscript)) and _root_name(target) in guarded | shells:
                     reasons.append(f"changes {ast.unparse(target)}")
+                elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                        and target.value.id in modules:
+                    reasons.append(f"replaces {ast.unparse(target)} (a function or attribute of an imported module)")
         elif isinstance(node, ast.Call):
             name = ast.unparse(node.func)
-            if name in ("setattr", "delattr") and node.args and _root_name(node.args[0]) in GUARDED_MODULES | GUARDED_NAMES:
+            if name in ("setattr", "delattr") and node.args and _root_name(node.args[0]) in guarded | shells:
                 reasons.append(f"calls {name} on {ast.unparse(node.args[0])}")
-            if name in ("sys.settrace", "sys.setprofile", "threading.settrace", "sys.addaudithook", "__import__",
-                        "importlib.import_module", "importlib.reload"):
+            if name in ("exec", "eval", "compile", "__import__", "importlib.import_module", "importlib.reload",
+                        "threading.settrace"):
                 reasons.append(f"calls {name}")
-        elif isinstance(node, ast.Attribute) and node.attr in ("modules", "__dict__", "__code__", "__globals__") \
-                and _root_name(node) in GUARDED_MODULES | GUARDED_NAMES:
-            reasons.append(f"uses {ast.unparse(node)}")
+        elif isinstance(node, ast.Attribute):
+            if node.attr in ("modules", "__dict__") and _root_name(node) in guarded | shells:
+                reasons.append(f"uses {ast.unparse(node)}")
+            if node.attr in INTROSPECTION:
+                reasons.append(f"uses {ast.unparse(node)}")
+            shell = node.value
+            if ((isinstance(shell, ast.Call) and isinstance(shell.func, ast.Name) and shell.func.id in shells)
+                    or (isinstance(shell, ast.Name) and shell.id in shells - {"get_ipython"})) \
+                    and node.attr not in SHELL_METHODS:
+                reasons.append(f"uses the IPython shell ({ast.unparse(node)})")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             for text in SUSPICIOUS_STRINGS:
                 if text in node.value:
@@ -202,9 +341,9 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _run_cell(km, kc, code: str, timeout: float) -> dict:
+def _run_cell(km, kc, code: str, timeout: float, store_history: bool = True) -> dict:
     """Execute ``code``; returns status ok/error/timeout/interrupted/died and what came back."""
-    msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+    msg_id = kc.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False)
     deadline = time.monotonic() + timeout
     outcome = {"status": "ok", "data": []}
     interrupted_at = None
@@ -274,14 +413,14 @@ def run_notebook(job: dict) -> dict:
             if restart:
                 continue
             _progress("tests")
+            _run_cell(km, kc, RESET_CELL, job["cell_timeout"], store_history=False)
             key = secrets.token_hex(16)
             cell = TEST_CELL % {"mime": RESULTS_MIME, "specs": json.dumps(job["specs"]), "key": key,
-                                "workdir": job["workdir"]}
-            outcome = _run_cell(km, kc, cell, job["cell_timeout"])
-            results = None
-            for data in outcome["data"]:
-                if isinstance(data, dict) and data.get("key") == key:
-                    results = data.get("results")
+                                "workdir": job["workdir"], "builtins_used": builtins_used(job["specs"])}
+            outcome = _run_cell(km, kc, cell, job["cell_timeout"], store_history=False)
+            # The first result with the key is the tests' own; nothing can display before it.
+            results = next((data.get("results") for data in outcome["data"]
+                            if isinstance(data, dict) and data.get("key") == key), None)
             if results is None:
                 events.append({"cell": "tests", "status": outcome["status"],
                                "error": outcome.get("error", "the tests did not report back")})
@@ -365,11 +504,12 @@ def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, d
 
     skip = []
     code_index = 0
+    notebook_code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         code_index += 1
-        reasons = tampering_reasons(cell.source)
+        reasons = tampering_reasons(cell.source, context=notebook_code)
         if reasons:
             skip.append(index)
             outcome.notes.append(f"Code cell {code_index} was not run because it reaches into the grading "

@@ -112,14 +112,33 @@ def test_grading_code_recognises_tampering_and_ordinary_code():
     tamper = ["grader.check = lambda *a, **k: None", "import otter.test_files.ok_test as t",
               "from otter.execute import Checker", "import builtins\nbuiltins.print = len",
               "sys.modules['otter'] = None", "__import__('otter')", "setattr(grader, 'check', print)",
-              "open('tests/q1.py', 'w').write('OK_FORMAT = True')", "print = lambda *a: None"]
+              "open('tests/q1.py', 'w').write('OK_FORMAT = True')",
+              # through an alias, the IPython shell, frames, or code the check cannot read
+              "import otter\no = otter\no.test_files.ok_test.run_doctest = lambda *a: (True, '')",
+              "import IPython.display as D\nD.display = print",
+              "get_ipython().events.register('post_run_cell', print)",
+              "ip = get_ipython()\nip.events.register('pre_run_cell', print)",
+              "import doctest\nrunner = doctest.DocTestRunner\nrunner.summarize = print",
+              "import numpy as np\nnp.isclose = lambda *a, **k: True",
+              "import threading\nthreading.Thread(target=print).start()",
+              "import sys\nframes = sys._current_frames()",
+              "exec('imp' + 'ort otter')", "vars(otter)['Notebook'] = None"]
     for code in tamper:
         assert grading.tampering_reasons(code), code
+    # An alias made in an earlier cell is known in a later one.
+    assert grading.tampering_reasons("t.run_doctest = print", context=["from otter.test_files import ok_test as t"])
+    assert grading.tampering_reasons("t.run_doctest = print", context=["t = 3"]) == []
     ordinary = ['%pip install --quiet otter-grader\nimport otter\ngrader = otter.Notebook("a1.ipynb")',
-                'grader = assignment_grader("a1.ipynb")',
+                'grader = assignment_grader("a1.ipynb")', '%matplotlib inline', '!ls data',
                 'grader.check("q1")', "import numpy as np\nX = np.zeros((3, 2))\nX[0, 1] = 4",
                 "model.fit(X, y, epochs=3)\nprint(model.summary())", "import sys\nsys.path.append('.')",
-                "def f(x):\n    return x + 1"]
+                "def f(x):\n    return x + 1", "print = lambda *a: None", "eval = model.evaluate(X, y)",
+                "display = survey.head()", "open = prices['open']", "results_file = 'results.json'",
+                "import json\nrows = json.loads(text)\nrows.columns = ['a']",
+                "from IPython.display import display\ndisplay(survey)",
+                "import pandas as pd\npd.options.display.max_rows = 20",
+                "import matplotlib.pyplot as plt\nplt.rcParams['figure.figsize'] = (6, 4)",
+                "model.compile(optimizer='adam', loss='binary_crossentropy')\nmodel.trainable = False"]
     for code in ordinary:
         assert grading.tampering_reasons(code) == [], code
 
@@ -248,6 +267,49 @@ def test_feedback_is_readable_and_keeps_hidden_tests_secret(graded):
     # The solution's written answers are found and shown to the instructor.
     assert written.count("(no answer)") < len(graded["rows"]) * sum(q["manual"] for q in manifest["questions"])
     print(f"graded {len(graded['rows'])} submissions in {graded['seconds']:.0f} s")
+
+
+FORGE_FROM_A_HOOK = """
+import ast, json
+from IPython import get_ipython
+from IPython.display import display
+
+def forge(info=None, result=None):
+    source = (info or result.info).raw_cell
+    if "_dl4ss_run_tests(" not in source:
+        return
+    call = ast.parse(source).body[-1].value
+    specs, key = json.loads(call.args[0].value), call.args[1].value
+    passed = {name: [{"passed": True, "message": ""} for _ in spec["suites"][0]["cases"]]
+              for name, spec in specs.items()}
+    display({"application/vnd.dl4ss.grading+json": {"key": key, "results": passed}}, raw=True)
+
+get_ipython().events.register("pre_run_cell", forge)
+get_ipython().events.register("post_run_cell", lambda result: forge(result=result))
+"""
+
+
+def test_changes_the_code_check_misses_do_not_reach_the_tests(released, tmp_path, monkeypatch):
+    """Second line of defence: even cells that the code check let through (here: all of them)
+    cannot make the tests pass by patching otter or doctest or by forging results from a hook."""
+    name, target = released
+    blank = nbformat.read(target / "student" / f"{name}.ipynb", as_version=4)
+    setup = next(i for i, c in enumerate(blank.cells) if c.cell_type == "code" and "grader = assignment_grader(" in c.source)
+    patches = {
+        "patches_otter": "import otter.test_files.ok_test as ok\nok.run_doctest = lambda *args: (True, '')",
+        "patches_doctest": ("import doctest\n"
+                            "doctest.DocTestRunner.summarize = lambda self, verbose=None: doctest.TestResults(0, 1)"),
+        "forges_results_from_a_hook": FORGE_FROM_A_HOOK,
+    }
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    for student, code in patches.items():
+        nbformat.write(_with_cell(blank, code, setup + 1), submissions / f"{student}.ipynb")
+    monkeypatch.setattr(grading, "tampering_reasons", lambda source, context=None: [])
+    outcomes = grading.grade_folder(name, submissions, tmp_path / "out", timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT)
+    assert len(outcomes) == len(patches) and all(outcome.possible > 0 for outcome in outcomes)
+    forged = [f"{o.student}: {o.earned:g} of {o.possible:g}" for o in outcomes if o.earned > 0.1 * o.possible]
+    assert forged == []
 
 
 def test_time_limit_stops_a_submission_and_the_batch_goes_on(released, tmp_path):
