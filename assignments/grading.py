@@ -207,18 +207,19 @@ def _parse(source: str) -> ast.AST | None:
         return None                                 # it fails when run; nothing to guard
 
 
-def _assigned_names(node: ast.AST) -> list[str]:
-    targets = list(node.targets) if isinstance(node, ast.Assign) else [node.target]
-    names = []
-    while targets:
-        target = targets.pop()
+def _targets(node: ast.AST) -> list[ast.AST]:
+    """What an assignment or ``del`` binds: names, attributes, items (tuples unpacked)."""
+    pending = list(node.targets) if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+    found = []
+    while pending:
+        target = pending.pop()
         if isinstance(target, (ast.Tuple, ast.List)):
-            targets.extend(target.elts)
+            pending.extend(target.elts)
         elif isinstance(target, ast.Starred):
-            targets.append(target.value)
-        elif isinstance(target, ast.Name):
-            names.append(target.id)
-    return names
+            pending.append(target.value)
+        else:
+            found.append(target)
+    return found
 
 
 def _aliases(trees: list[ast.AST]) -> tuple[set[str], set[str], set[str]]:
@@ -244,7 +245,7 @@ def _aliases(trees: list[ast.AST]) -> tuple[set[str], set[str], set[str]]:
                     if node.module.split(".")[0] in GUARDED_MODULES:
                         new_guarded += [b for b in bound if b != "Notebook"]
                 elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
-                    names = [node.target.id] if isinstance(node, ast.NamedExpr) else _assigned_names(node)
+                    names = [t.id for t in _targets(node) if isinstance(t, ast.Name)]
                     value = node.value
                     if isinstance(value, ast.Call) and _root_name(value.func) in shells \
                             and isinstance(value.func, ast.Name):
@@ -285,14 +286,8 @@ def tampering_reasons(source: str, context: list[str] | None = None) -> list[str
                 if alias.name.startswith("otter.") or alias.name.split(".")[0] in FORBIDDEN_IMPORTS:
                     reasons.append(f"imports {alias.name}")
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-            targets = list(node.targets) if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-            while targets:
-                target = targets.pop()
-                if isinstance(target, (ast.Tuple, ast.List)):
-                    targets.extend(target.elts)
-                elif isinstance(target, ast.Starred):
-                    targets.append(target.value)
-                elif isinstance(target, ast.Name) and target.id in GUARDED_NAMES and not (
+            for target in _targets(node):
+                if isinstance(target, ast.Name) and target.id in GUARDED_NAMES and not (
                         target.id == "grader" and isinstance(node, ast.Assign) and _is_otter_notebook(node.value)):
                     reasons.append(f"rebinds {target.id}")
                 elif isinstance(target, (ast.Attribute, ast.Subscript)) and _root_name(target) in guarded | shells:
