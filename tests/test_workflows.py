@@ -1,4 +1,5 @@
-"""The GitHub Actions workflows are valid and do what the README says (they cannot run here).
+"""The GitHub Actions workflows are valid and do what the README says (they cannot run here),
+and Binder's configuration gives a chapter what it needs (repo2docker cannot run here either).
 
 Syntax is checked against GitHub's workflow schema (vendored by check-jsonschema, so no
 network is needed); the rest checks what each workflow must do.
@@ -111,3 +112,32 @@ def test_full_mode_runner_reports_each_notebook_and_fails_when_one_raises(tmp_pa
                           capture_output=True, text=True, env=env)
     assert both.returncode == 1
     assert "FAILED" in both.stdout and "the data changed" in both.stdout and "1 of 2 notebooks ran" in both.stdout
+
+
+def test_binder_configuration_installs_what_the_chapters_need(tmp_path):
+    """What repo2docker does with binder/: apt.txt, requirements.txt (pip resolves it here,
+    without installing), then postBuild from the repository root."""
+    binder = ROOT / "binder"
+    makefile = (ROOT / "Makefile").read_text()
+    debian = re.search(r"^DEBIAN_DATA := (.*)$", makefile, re.M).group(1).split()
+    assert set(binder.joinpath("apt.txt").read_text().split()) == set(debian), "apt.txt = the Makefile's data packages"
+    assert re.fullmatch(r"python-3\.(1[0-2])\s*", binder.joinpath("runtime.txt").read_text()), "a Python TensorFlow supports"
+    post_build = binder / "postBuild"
+    assert os.access(post_build, os.X_OK), "repo2docker runs postBuild only if it is executable"
+    assert subprocess.run(["bash", "-n", str(post_build)]).returncode == 0
+    commands = post_build.read_text()
+    assert "pip install --no-deps -e ." in commands                     # utils importable everywhere
+    for name in re.findall(r"-r (\S+)", commands):
+        assert (ROOT / name).is_file(), name
+    report = tmp_path / "report.json"
+    resolve = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+                              "--report", str(report), "-r", "requirements.txt"], cwd=binder,
+                             capture_output=True, text=True, timeout=600)
+    assert resolve.returncode == 0, resolve.stderr[-3000:]
+    import json
+    chosen = {item["metadata"]["name"].lower(): item["metadata"]["version"]
+              for item in json.loads(report.read_text())["install"]}
+    pinned = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().split()
+                  if "==" in line and not line.startswith("#"))
+    for name in ("tensorflow", "keras", "jupyter-book", "ipywidgets", "matplotlib"):
+        assert chosen.get(name) == pinned.get(name), f"{name}: Binder gets {chosen.get(name)}, tests ran {pinned.get(name)}"
