@@ -43,7 +43,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = ROOT / "_build" / "assignments"
 PAGES = HERE / "pages"
-REPOSITORY = "https://github.com/dl4ss/deep-learning-social-sciences"
+# The public repository (students install the course package from it) and the otter-grader
+# the tests ran with: both written once, in _config.yml and constraints.txt.
+REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+OTTER_VERSION = re.search(r"^otter-grader==(\S+)", (ROOT / "constraints.txt").read_text(), re.M).group(1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -261,7 +264,7 @@ def release(name: str) -> Path:
 
     (student / "requirements.txt").write_text(
         "# What the notebook and its tests need (the course package brings the data loaders).\n"
-        f"dl4ss-utils @ git+{REPOSITORY}\notter-grader==7.0.0\ntensorflow-cpu>=2.16\nscikit-learn\n")
+        f"dl4ss-utils @ git+{REPOSITORY}\notter-grader=={OTTER_VERSION}\ntensorflow-cpu>=2.16\nscikit-learn\n")
     (student / "README.md").write_text(README.format(name=name, title=title))
     (student / ".github/workflows").mkdir(parents=True)
     (student / ".github/workflows/check.yml").write_text(WORKFLOW.format(name=name))

@@ -69,7 +69,10 @@ def test_release_has_what_students_and_instructors_need(released):
     assert True in workflow and "push" in workflow[True], "the workflow runs on every push"  # YAML reads `on` as True
     steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["check"]["steps"])
     assert f"grading.py check {name}.ipynb" in steps and "requirements.txt" in steps
-    assert "otter-grader" in (student / "requirements.txt").read_text()
+    # Students get the otter-grader the tests ran with, in their repository and in Colab.
+    assert f"otter-grader=={release.OTTER_VERSION}" in (student / "requirements.txt").read_text()
+    assert f"%pip install --quiet otter-grader=={release.OTTER_VERSION}\n" in code
+    assert f"git+{release.REPOSITORY}" in (student / "requirements.txt").read_text()
     assert (student / "grading.py").read_text() == (ROOT / "assignments/grading.py").read_text()
     assert (ROOT / "assignments/pages" / f"{name}.md").exists()
     assert (ROOT / "assignments/pages" / f"{name}-student.zip").exists()

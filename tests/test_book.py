@@ -39,6 +39,15 @@ def test_landing_page_and_reference_pages(site):
     assert page(site, "bibliography").count('role="doc-biblioentry"') == len(bib_keys)
 
 
+def test_execution_status_lists_every_chapter_with_its_run_time(site):
+    html = page(site, "execution-status")
+    table = unescape(re.sub(r"<[^>]+>", " ", html[html.index("<table"):html.index("</table>")]))
+    for chapter in CHAPTERS:
+        row = re.search(rf"chapters/{chapter}\s+(\d{{4}}-\d\d-\d\d \d\d:\d\d)\s+(\w+)\s+([\d.]+)\s+(.+?)\n", table)
+        assert row, f"{chapter} is not in the execution-status table"
+        assert float(row.group(3)) > 0 and row.group(4).strip() == "✅ ran", row.group(0)
+
+
 def test_bibliography_holds_every_reference_the_course_brief_lists():
     brief = (ROOT.parent / "shared" / "COURSE.md")
     if not brief.exists():

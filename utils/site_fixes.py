@@ -1,4 +1,5 @@
-"""A Sphinx extension that fixes two JavaScript errors of the Jupyter Book 1 site.
+"""A Sphinx extension that fixes two JavaScript errors of the Jupyter Book 1 site, and
+says in words whether a notebook ran on the execution-status page.
 
 The browser tests (tests/test_site_browser.py) found both on every page:
 
@@ -9,6 +10,9 @@ The browser tests (tests/test_site_browser.py) found both on every page:
 * On a first visit the theme's light/dark mode is empty and the theme logs "Got invalid
   theme mode". Here ``html_context["default_mode"]`` is "auto" (follow the reader's
   system) unless the book sets it.
+* The execution-status table marks each notebook only with an emoji (✅ or ❌), which
+  shows as an empty box where no emoji font is installed (the screenshots of the browser
+  tests showed this). Here the status also says "ran" or "failed".
 """
 
 from __future__ import annotations
@@ -35,7 +39,16 @@ def _default_mode(app, config):
     config.html_context = context
 
 
+def _status_in_words():
+    try:
+        from myst_nb.ext import execution_tables
+    except ImportError:                   # another myst-nb layout: keep its own status column
+        return
+    execution_tables._key2transform["succeeded"] = lambda ok: "✅ ran" if ok is True else "❌ failed"
+
+
 def setup(app):
+    _status_in_words()
     app.connect("config-inited", _default_mode)
     app.connect("html-page-context", _unique_scripts, priority=100)  # before handlers that end the event
     return {"parallel_read_safe": True, "parallel_write_safe": True}
