@@ -630,21 +630,24 @@ def written_answers(raw: bytes, manual: list[dict]) -> dict[str, str]:
     blocks, current = [], None
     for cell in nb.cells:
         # otter puts "<!-- BEGIN QUESTION -->" at the top of the prompt cell and
-        # "<!-- END QUESTION -->" in a cell of its own after the answer.
-        if cell.cell_type == "markdown" and "<!-- BEGIN QUESTION -->" in cell.source:
-            current = []
+        # "<!-- END QUESTION -->" after the answer, often in the same cell as the next
+        # question's "<!-- BEGIN QUESTION -->": close first, then open.
+        if cell.cell_type == "markdown" and ("<!-- END QUESTION -->" in cell.source
+                                             or "<!-- BEGIN QUESTION -->" in cell.source):
+            if current is not None and "<!-- END QUESTION -->" in cell.source:
+                blocks.append(current)
+                current = None
+            if "<!-- BEGIN QUESTION -->" in cell.source:
+                current = []
             continue
-        if current is not None and cell.cell_type == "markdown" and "<!-- END QUESTION -->" in cell.source:
-            blocks.append(current)
-            current = None
-            continue
-        if current is not None:
+        if current is not None and cell.source.strip() != ANSWER_PLACEHOLDER:
             current.append(cell)
-    answers = {}
-    for question, block in zip(manual, blocks):
-        text = "\n\n".join(c.source.strip() for c in block).strip()
-        answers[question["name"]] = "" if text == ANSWER_PLACEHOLDER else text
-    return answers
+    if current is not None:
+        blocks.append(current)
+    # Questions and answer blocks pair up in order (a student who deleted a marker cell
+    # shifts them; the instructor reads the answers anyway).
+    return {question["name"]: "\n\n".join(c.source.strip() for c in block).strip()
+            for question, block in zip(manual, blocks)}
 
 
 def write_reports(outcomes: list[Outcome], specs: dict[str, dict], manual: list[dict], out: Path) -> None:

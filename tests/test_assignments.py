@@ -267,8 +267,20 @@ def test_feedback_is_readable_and_keeps_hidden_tests_secret(graded):
     manifest = json.loads((graded["target"] / "instructor" / "manifest.json").read_text())
     for q in (q for q in manifest["questions"] if q["manual"]):
         assert f"## {q['name']}" in written
-    # The solution's written answers are found and shown to the instructor.
-    assert written.count("(no answer)") < len(graded["rows"]) * sum(q["manual"] for q in manifest["questions"])
+    # Each question's section shows the solution's own answer to that question, and the blank
+    # student version's "(no answer)".
+    authoring = nbformat.read(ROOT / "assignments" / name / f"{name}.ipynb", as_version=4)
+    model_answers, question = {}, None
+    for before, cell in zip(authoring.cells, authoring.cells[1:]):
+        if cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION"):
+            question = yaml.safe_load(cell.source.split("\n", 1)[1])["name"]
+        if cell.cell_type == "markdown" and before.source.strip() == "# BEGIN SOLUTION":
+            model_answers[question] = cell.source.splitlines()[0]
+    sections = {part.split(" ", 1)[0]: part for part in written.split("\n## ")[1:]}
+    for q in (q for q in manifest["questions"] if q["manual"]):
+        answers = {part.split("\n", 1)[0]: part for part in sections[q["name"]].split("\n### ")[1:]}
+        assert model_answers[q["name"]] in answers["solution"], q["name"]
+        assert "(no answer)" in answers["unchanged_student_version"]
     print(f"graded {len(graded['rows'])} submissions in {graded['seconds']:.0f} s")
 
 
