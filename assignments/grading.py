@@ -268,11 +268,17 @@ def tampering_reasons(source: str, context: list[str] | None = None) -> list[str
 
     ``context`` is the code of the whole notebook, so that an alias made in one cell
     (``o = otter``) is known in another."""
-    tree = _parse(source)
-    if tree is None:
-        return []
-    trees = [t for t in map(_parse, context or []) if t is not None] + [tree]
-    guarded, shells, modules = _aliases(trees)
+    return tampering_by_cell(list(context or []) + [source])[-1]
+
+
+def tampering_by_cell(sources: list[str]) -> list[list[str]]:
+    """``tampering_reasons`` of every cell of a notebook, its aliases found once."""
+    trees = [_parse(source) for source in sources]
+    aliases = _aliases([tree for tree in trees if tree is not None])
+    return [_reasons(tree, *aliases) if tree is not None else [] for tree in trees]
+
+
+def _reasons(tree: ast.AST, guarded: set[str], shells: set[str], modules: set[str]) -> list[str]:
     reasons = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -498,13 +504,9 @@ def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, d
         return outcome
 
     skip = []
-    code_index = 0
-    notebook_code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        code_index += 1
-        reasons = tampering_reasons(cell.source, context=notebook_code)
+    code_cells = [index for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    found = tampering_by_cell([nb.cells[index].source for index in code_cells])
+    for code_index, (index, reasons) in enumerate(zip(code_cells, found), 1):
         if reasons:
             skip.append(index)
             outcome.notes.append(f"Code cell {code_index} was not run because it reaches into the grading "
