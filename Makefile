@@ -11,6 +11,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pip constraints: the exact versions the tests ran with. `make test-full CONSTRAINTS=` in a
+# new checkout installs the newest releases that requirements.txt allows instead, as students
+# in Colab meet them first (the weekly workflow does this).
+CONSTRAINTS ?= -c constraints.txt
 # Debian packages: bubblewrap isolates each graded submission (see assignments/grading.py);
 # chromium runs the browser tests of the site (tests/test_site_browser.py).
 # Data sets that come as Debian packages (used when there is no network).
@@ -57,7 +61,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.tom
 	@$(MAKE) --no-print-directory system-packages
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet -r requirements.txt $(CONSTRAINTS)
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@

@@ -78,6 +78,13 @@ def test_weekly_workflow_runs_notebooks_in_full_mode_and_opens_an_issue_on_failu
     assert workflow["permissions"]["issues"] == "write"
     recipe = (ROOT / "Makefile").read_text().split("\ntest-full:")[1].split("\n\n")[0]
     assert "chapters/*.ipynb" in recipe and "DL4SS_FAST" not in recipe
+    # The weekly run takes the newest releases (what Colab users meet), not the pinned ones.
+    assert re.search(r"make test-full CONSTRAINTS=(\s|$)", run)
+    pinned, newest = (subprocess.run(["make", "-n", "-B", ".venv/.installed", *extra], cwd=ROOT,
+                                     capture_output=True, text=True).stdout for extra in ([], ["CONSTRAINTS="]))
+    install = [line for line in pinned.splitlines() if "-r requirements.txt" in line]
+    assert install and "-c constraints.txt" in install[0]
+    assert [line for line in newest.splitlines() if "-r requirements.txt" in line and "constraints" not in line]
 
 
 def test_student_release_workflow_is_valid():
