@@ -74,6 +74,22 @@ def test_setup_cell_installs_from_the_book_repository(path):
     assert url == "git+" + CONFIG["repository"]["url"]
 
 
+def test_no_deps_installs_in_notebooks_match_requirements_nodeps():
+    """A package a notebook installs with --no-deps is the version requirements-nodeps.txt pins
+    (the one make test, Binder and the Colab-clean test use)."""
+    pinned = dict(line.split("==") for line in (ROOT / "requirements-nodeps.txt").read_text().split()
+                  if "==" in line)
+    found = 0
+    for path in CHAPTERS + sorted(ROOT.glob("assignments/*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for line in cell.source.splitlines():
+                if "%pip install" in line and "--no-deps" in line:
+                    for name, version in re.findall(r"([A-Za-z0-9_.-]+)==([^\s\"']+)", line):
+                        assert pinned.get(name) == version, f"{path.name}: {name}=={version}, pinned {pinned.get(name)}"
+                        found += 1
+    assert found >= len(pinned)
+
+
 def test_widgets_have_their_output_removed_in_the_book():
     """A widget cannot run on a static page: its cell is tagged remove-output and a figure follows."""
     for path in CHAPTERS:
