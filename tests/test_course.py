@@ -92,46 +92,52 @@ def test_importing_utils_has_no_side_effects():
     assert course.FAST_ENV == "DL4SS_FAST"
 
 
-def test_kernel_channels_poll_in_short_slices():
-    """Notebook runs wait for kernel messages in polls of at most a second (utils/kernel_messages.py)."""
+def test_kernel_channels_poll_in_short_slices(monkeypatch):
+    """Notebook runs wait for kernel messages in polls of at most a second (_ext/kernel_messages.py).
+
+    A fake socket and a fake clock stand in for the kernel, so nothing depends on how busy
+    the machine is: each poll the channel asks for lasts at most POLL_SLICE, the deadline
+    holds, and a message that arrives after several slices is returned.
+    """
     import asyncio
-    import time
     from queue import Empty
 
-    import zmq
-    import zmq.asyncio
     from jupyter_client.channels import AsyncZMQSocketChannel
-    from jupyter_client.session import Session
 
-    import utils.kernel_messages as km
+    import kernel_messages as km
 
     km.patch()
     assert getattr(AsyncZMQSocketChannel.get_msg, "polls_in_slices", False)
+    now = [0.0]
+    monkeypatch.setattr(km, "clock", lambda: now[0])
 
-    async def exchange():
-        context = zmq.asyncio.Context()
-        server, client = context.socket(zmq.ROUTER), context.socket(zmq.DEALER)
-        port = server.bind_to_random_port("tcp://127.0.0.1")
-        client.connect(f"tcp://127.0.0.1:{port}")
-        session = Session()
-        server_channel = AsyncZMQSocketChannel(server, session)
-        client_channel = AsyncZMQSocketChannel(client, session)
-        start = time.monotonic()
-        try:
-            await client_channel.get_msg(timeout=0.3)
-            raise AssertionError("an empty channel must raise Empty")
-        except Empty:
-            waited = time.monotonic() - start
-        session.send(client, "kernel_info_request", {})
-        received = await server_channel.get_msg(timeout=5)   # longer than one slice is fine
-        for s in (server, client):
-            s.close(linger=0)
-        context.term()
-        return waited, received
+    class Socket:
+        """Polls advance the fake clock; a message is ready after ``ready_after`` polls."""
 
-    waited, received = asyncio.run(exchange())
-    assert 0.25 < waited < 1.5
-    assert received["msg_type"] == "kernel_info_request"
+        def __init__(self, ready_after):
+            self.polls, self.ready_after = [], ready_after
+
+        async def poll(self, milliseconds):
+            self.polls.append(milliseconds)
+            now[0] += milliseconds / 1000
+            return len(self.polls) > self.ready_after
+
+    channel = AsyncZMQSocketChannel.__new__(AsyncZMQSocketChannel)
+
+    async def receive():
+        return {"msg_type": "kernel_info_request"}
+
+    channel._recv = receive
+    channel.socket = Socket(ready_after=10**6)
+    try:
+        asyncio.run(channel.get_msg(timeout=2.5))
+        raise AssertionError("an empty channel must raise Empty")
+    except Empty:
+        pass
+    assert channel.socket.polls == [1000, 1000, 500]        # slices of a second, the deadline kept
+    channel.socket = Socket(ready_after=3)
+    assert asyncio.run(channel.get_msg(timeout=None)) == {"msg_type": "kernel_info_request"}
+    assert channel.socket.polls == [1000] * 4
 
 
 def test_notebook_runs_poll_in_short_slices_outside_pytest_too():

@@ -2,7 +2,6 @@
 
 import socket
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -185,10 +184,8 @@ def test_network_probe_is_short_and_remembered(monkeypatch):
     monkeypatch.delenv("DL4SS_OFFLINE", raising=False)
     monkeypatch.setattr(data, "_probe_cache", {})
     monkeypatch.setattr(socket, "create_connection", unreachable)
-    start = time.perf_counter()
     assert data.network_available() is False and data.network_available() is False
-    assert calls == [data.PROBE_TIMEOUT] and data.PROBE_TIMEOUT <= 2
-    assert time.perf_counter() - start < 1
+    assert calls == [data.PROBE_TIMEOUT] and data.PROBE_TIMEOUT <= 2   # one short probe, then remembered
 
 
 def test_project_examples_name_data_that_load_offline(offline):

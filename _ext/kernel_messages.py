@@ -10,9 +10,10 @@ time-out, often 15 minutes, and the run fails. The same hang is reported upstrea
 
 :func:`patch` makes every asyncio channel wait in polls of at most one second, each of
 which looks at the socket afresh, so a missed wake-up costs a second instead of the run.
-Students never need this: JupyterLab and Colab do not use these channels this way. It is
-loaded as a Sphinx extension by the book (``_config.yml``) and as a pytest plugin by
-``make test`` (``-p utils.kernel_messages``).
+Students never need this: JupyterLab and Colab do not use these channels this way, so it
+lives beside the book's configuration, not in the course package. The book loads it as a
+Sphinx extension (``_config.yml``, for ``make book``, which executes the notebooks), and
+``tests/notebook_tools.py`` applies it before it runs a notebook with nbclient.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from queue import Empty
 
 POLL_SLICE = 1.0  # seconds
+clock = time.monotonic  # what the deadline is measured with (a test replaces it)
 
 
 def patch() -> None:
@@ -31,12 +33,12 @@ def patch() -> None:
         return
 
     async def get_msg(self, timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else clock() + timeout
         while True:
-            wait = POLL_SLICE if deadline is None else min(POLL_SLICE, max(0.0, deadline - time.monotonic()))
+            wait = POLL_SLICE if deadline is None else min(POLL_SLICE, max(0.0, deadline - clock()))
             if await self.socket.poll(int(wait * 1000)):
                 return await self._recv()
-            if deadline is not None and time.monotonic() >= deadline:
+            if deadline is not None and clock() >= deadline:
                 raise Empty
 
     get_msg.polls_in_slices = True
@@ -48,8 +50,3 @@ def setup(app):
     """Sphinx extension entry point (the book build)."""
     patch()
     return {"parallel_read_safe": True, "parallel_write_safe": True}
-
-
-def pytest_configure(config):
-    """pytest plugin entry point (``pytest -p utils.kernel_messages``)."""
-    patch()
