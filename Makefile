@@ -1,7 +1,11 @@
 # Two commands for a fresh machine:
 #   make book   creates .venv, installs everything, builds the site into _build/html
-#   make test   the same set-up, then every test (utils, notebooks, book build, Colab-clean runs,
-#               assignments and their grading)
+#   make test   the same set-up and a Colab-like environment, then every test: each chapter
+#               runs once as in Colab and feeds every check (the book, the site in a browser,
+#               exercises, widgets), assignments and their grading
+# For authors:
+#   make chapter CHAPTER=04               one chapter through all of its checks
+#   make bench                            fast- and full-mode times of every notebook and of grading
 # For instructors:
 #   make assignments                      student releases and autograder bundles (_build/assignments)
 #   make grade ASSIGNMENT=a1_vote_choice SUBMISSIONS=folder/ [OUT=gradebook]
@@ -12,8 +16,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # pip constraints: the exact versions the tests ran with. `make test-full CONSTRAINTS=` in a
-# new checkout installs the newest releases that requirements.txt allows instead, as students
-# in Colab meet them first (the weekly workflow does this).
+# new checkout installs the newest releases that requirements.txt allows instead (what a new
+# machine gets from `make book`; the weekly workflow runs it beside the runs in Colab's versions).
 CONSTRAINTS ?= -c constraints.txt
 # Debian packages: bubblewrap isolates each graded submission (see assignments/grading.py);
 # chromium runs the browser tests of the site (tests/test_site_browser.py).
@@ -21,7 +25,7 @@ CONSTRAINTS ?= -c constraints.txt
 DEBIAN_DATA := dataset-fashion-mnist
 DEBIAN_DATA_DIRS := /usr/share/datasets/fashion-mnist
 
-.PHONY: book test test-full venv system-packages constraints clean assignments grade public
+.PHONY: book test chapter colab-env bench test-colab test-full venv system-packages constraints clean assignments grade public
 
 book: $(STAMP) assignments
 	$(VENV)/bin/jupyter-book build . -n -W --keep-going
@@ -29,20 +33,55 @@ book: $(STAMP) assignments
 
 # Fast mode (DL4SS_FAST) shrinks epochs and samples; DL4SS_OFFLINE makes every
 # loader take its offline path, so results do not depend on the network.
-test: $(STAMP) assignments
-	DL4SS_FAST=1 DL4SS_OFFLINE=1 $(PY) -m pytest -p utils.kernel_messages tests chapters assignments \
-	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -v --durations=15
+# Each chapter runs once, in the Colab-like environment, and that run feeds every check
+# (tests/notebook_runs.py); the book is built from those runs without executing anything.
+# Every stage is timed (tests/timed.sh, and the plugin for pytest's stages); the table is
+# printed at the end and kept in _build/test/report.md.
+RUN_TESTS = DL4SS_FAST=1 DL4SS_OFFLINE=1 DL4SS_STAGES=_build/test/stages.tsv $(PY) -m pytest -p notebook_runs --nbval-cell-timeout=600
+test:
+	@mkdir -p _build/test && rm -f _build/test/stages.tsv
+	@tests/timed.sh "set-up: Debian packages and .venv" $(MAKE) --no-print-directory venv
+	@tests/timed.sh "set-up: Colab-like environment" $(MAKE) --no-print-directory colab-env
+	@tests/timed.sh "assignment releases" $(MAKE) --no-print-directory assignments
+	$(RUN_TESTS) tests chapters -v --durations=15
+
+# One chapter through all of its checks (its run, probes, tests, book page, browser):
+#   make chapter CHAPTER=04
+chapter: $(STAMP) colab-env assignments
+	@test -n "$(CHAPTER)" || { echo "usage: make chapter CHAPTER=04"; exit 2; }
+	@mkdir -p _build/test && rm -f _build/test/stages.tsv
+	$(RUN_TESTS) tests chapters --chapter $(CHAPTER) -v
+
+# The Colab-like environment (Google's published package list, Colab's Python when there):
+# built once into .venv-colab, rebuilt when the list or the course's requirements change.
+colab-env: $(STAMP)
+	$(PY) tests/colab_env.py build
+
+# Times of every notebook in fast and full mode and of grading, in the Colab-like
+# environment: writes tests/bench/times.json and the table on the execution-status page.
+bench: $(STAMP) colab-env assignments
+	$(PY) tests/bench.py
+
+# Every chapter in full mode, with downloads, in the Colab-like environment (the weekly
+# workflow, when Google's Colab image cannot be used).
+test-colab: $(STAMP) colab-env
+	DL4SS_FAST=0 $(PY) -m pytest -p notebook_runs --no-probes --nbval-cell-timeout=3600 chapters -v
 
 # Every chapter and assignment notebook in full mode, with downloads where there is a
-# network (the weekly workflow runs this; it takes much longer than make test).
+# network, in .venv (the weekly workflow runs it with CONSTRAINTS= : the newest releases).
 test-full: $(STAMP) assignments
 	$(PY) tests/notebook_tools.py --execute --timeout=3600 chapters/*.ipynb $(wildcard assignments/a*/*.ipynb)
 
 venv: $(STAMP)
 
 # One authoring notebook per assignment -> student release, instructor bundle, book page.
-assignments: $(STAMP)
+# Rebuilt only when an authoring notebook, the release or grading code, the configuration
+# (repository URL) or the pinned otter-grader changed.
+ASSIGNMENTS_STAMP := _build/assignments/.released
+assignments: $(ASSIGNMENTS_STAMP)
+$(ASSIGNMENTS_STAMP): $(STAMP) $(wildcard assignments/*/*.ipynb) assignments/release.py assignments/grading.py _config.yml constraints.txt
 	$(PY) assignments/release.py
+	@mkdir -p $(dir $@) && touch $@
 
 # The repository without the authoring notebooks (which hold the solutions): what goes to
 # the public repository that the site, the Colab/Binder buttons and students use.
@@ -86,4 +125,4 @@ constraints: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^dl4ss-utils\|^fer==' > constraints.txt
 
 clean:
-	rm -rf _build test-artifacts assignments/pages
+	rm -rf _build test-artifacts assignments/pages .venv-colab

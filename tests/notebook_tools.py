@@ -2,10 +2,11 @@
 
 Run as a script to refresh what the committed notebooks store::
 
+    make chapter CHAPTER=02
     python tests/notebook_tools.py chapters/02_supervised_learning.ipynb
 
-executes the notebook (fast, offline), keeps the outputs of cells tagged
-``nbval-check-output`` (nbval compares against them) and strips every other output.
+takes the outputs of cells tagged ``nbval-check-output`` from the chapter's last run in the
+Colab-like environment (nbval compares against them there) and strips every other output.
 
 ``--execute`` only runs notebooks, in full mode with the network if there is one, and
 fails if any cell raises (``make test-full``, the weekly workflow)::
@@ -36,10 +37,10 @@ def run_notebook(nb, *, cwd: Path, env: dict | None = None, timeout: int = 900,
     from nbclient import NotebookClient
 
     # Short polls for kernel messages, also when this runs outside pytest (a script or a
-    # test's subprocess): see utils/kernel_messages.py.
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from utils.kernel_messages import patch
+    # test's subprocess): see _ext/kernel_messages.py.
+    if str(ROOT / "_ext") not in sys.path:
+        sys.path.insert(0, str(ROOT / "_ext"))
+    from kernel_messages import patch
     patch()
 
     nb = copy.deepcopy(nb)
@@ -56,10 +57,6 @@ def run_notebook(nb, *, cwd: Path, env: dict | None = None, timeout: int = 900,
             else:
                 os.environ[k] = v
     return nb
-
-
-def stdout_of(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")
 
 
 def strip_outputs(nb, keep_checked: bool = True):
@@ -83,43 +80,20 @@ def strip_outputs(nb, keep_checked: bool = True):
 
 
 def refresh(path: Path) -> None:
-    nb = nbformat.read(path, as_version=4)
-    executed = run_notebook(nb, cwd=path.parent, env={"DL4SS_FAST": "1", "DL4SS_OFFLINE": "1"})
-    for cell, done in zip(nb.cells, executed.cells):
-        if cell.cell_type == "code":
-            cell.outputs = done.outputs if is_checked(cell) else []
+    """Store the outputs of the checked cells from the chapter's last run (``make chapter``),
+    so that nbval compares against what the Colab-like environment prints."""
+    path = Path(path).resolve()
+    ran = ROOT / "_build" / "test" / "runs" / path.stem / path.name
+    if not ran.exists():
+        raise SystemExit(f"{path.name} has no run to take outputs from: run `make chapter CHAPTER={path.name[:2]}` first")
+    nb, done = nbformat.read(path, as_version=4), nbformat.read(ran, as_version=4)
+    code, done_code = ([c for c in n.cells if c.cell_type == "code"] for n in (nb, done))
+    if [c.source for c in code] != [c.source for c in done_code]:
+        raise SystemExit(f"{path.name} changed since its last run: run `make chapter CHAPTER={path.name[:2]}` again")
+    for cell, ran_cell in zip(code, done_code):
+        cell.outputs = ran_cell.outputs if is_checked(cell) else []
     nbformat.write(strip_outputs(nb), path)
-    print(f"{path}: kept the outputs of {sum(map(is_checked, nb.cells))} checked cells")
-
-
-
-def run_with_extra_cells(path: Path, extra: list[str], *, upto: str | None = None,
-                         replace: dict[str, str] | None = None, fast: bool = False) -> list[str]:
-    """Run a chapter (up to the first code cell containing ``upto``), then ``extra`` cells.
-
-    ``replace`` edits code cells first, the way an exercise asks a student to.
-    Returns the standard output of each extra cell. Data are always offline.
-    """
-    nb = nbformat.read(path, as_version=4)
-    for old in (replace or {}):
-        if not any(old in c.source for c in nb.cells if c.cell_type == "code"):
-            raise ValueError(f"{path.name}: the code to replace, {old!r}, is not in the notebook")
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for old, new in (replace or {}).items():
-            cell.source = cell.source.replace(old, new)
-        cells.append(cell)
-        if upto and upto in cell.source:
-            break
-    else:
-        if upto:
-            raise ValueError(f"no code cell of {path.name} contains {upto!r}")
-    nb.cells = cells + [nbformat.v4.new_code_cell(src) for src in extra]
-    env = {"DL4SS_OFFLINE": "1", "DL4SS_FAST": "1" if fast else "0"}
-    done = run_notebook(nb, cwd=path.parent, env=env)
-    return [stdout_of(c) for c in done.cells[len(cells):]]
+    print(f"{path}: kept the outputs of {sum(map(is_checked, nb.cells))} checked cells from {ran}")
 
 
 def execute_all(paths: list[Path], timeout: int) -> int:

@@ -1,14 +1,32 @@
-"""Week 3: the shallow-network playground and the chapter's exercise solutions."""
+"""Week 3: the shallow-network playground and the chapter's exercise solutions.
+
+The exercise solutions and the widget with the chapter's settings are probes: they run in
+the chapter's kernel right after its one run (tests/notebook_runs.py).
+"""
 
 import numpy as np
 import pytest
 
-from notebook_tools import ROOT, run_with_extra_cells
-from test_exercises import solution_code
+from notebook_runs import probe, solution
 from utils.widgets import (ACTIVATIONS, PLAYGROUND_SHAPES, fit_shallow_network, playground_data,
                            playground_explorer, plot_playground)
 
-WEEK3 = ROOT / "chapters/03_shallow_networks.ipynb"
+WEEK3 = "03_shallow_networks"
+SOLUTIONS = [probe(WEEK3, f"exercise {n}", solution(WEEK3, n)) for n in (1, 2, 3)]
+# The playground as the chapter opens it (4 ReLU units on the ring), then moved to the
+# settings of the chapter's static figures: 8 ReLU units, then 8 linear units.
+PLAYGROUND = probe(WEEK3, "widget: the playground as the chapter opens it", """
+import json
+box = playground_explorer(shape="circle", hidden_units=4, activation="relu")
+(data, activation), (units, rate), (steps, noise) = (row.children for row in box.children[:3])
+seen = {"4 relu": box.result["accuracy"]}
+units.value = 8
+seen["8 relu"] = box.result["accuracy"]
+activation.value = "linear"
+seen["8 linear"] = box.result["accuracy"]
+print(json.dumps({"widget": seen, "figure": {"8 relu": playground["circle", "relu"]["accuracy"],
+                  "8 linear": playground["circle", "linear"]["accuracy"]}, "majority": majority}))
+""")
 
 
 def test_activation_derivatives_match_finite_differences():
@@ -89,10 +107,19 @@ def test_playground_explorer_refits_when_controls_change():
 
 def test_week3_exercise_solutions():
     """Exercise 1: 13 and 899 parameters; exercise 2: three ReLU units for XOR; exercise 3: ReLU backprop."""
-    out = run_with_extra_cells(WEEK3, [solution_code(WEEK3, n) for n in (1, 2, 3)],
-                               fast=True)
+    out = [p.output() for p in SOLUTIONS]
     assert out[0] == "13 13\n899 899\n"
     lines = out[1].split()
     assert lines[-2] == "3" and float(lines[-1].rstrip("%")) == pytest.approx(94, abs=0.5)
     assert lines[2:4] == ["2", "77.3%"]  # "two units about 77%"
     assert float(out[2]) < 1e-15
+
+
+def test_playground_widget_as_the_chapter_opens_it():
+    """Moved to the settings of the chapter's figures, the widget draws the same fits: eight
+    ReLU units classify the ring at least 90% correctly, more than the four it opens with;
+    linear units do no better than guessing the larger group."""
+    got = PLAYGROUND.json()
+    seen, figure = got["widget"], got["figure"]
+    assert seen["8 relu"] == figure["8 relu"] >= 0.9 > seen["4 relu"]
+    assert seen["8 linear"] == figure["8 linear"] <= got["majority"] + 0.01

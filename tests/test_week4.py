@@ -1,19 +1,20 @@
-"""Week 4 (perceptrons and MLPs): the perceptron widget, its helpers and the exercise solutions."""
+"""Week 4 (perceptrons and MLPs): the perceptron widget, its helpers and the exercise solutions.
+
+Exercise 3 and the widget with the chapter's data sets are probes: they run in the chapter's
+kernel right after its one run (tests/notebook_runs.py).
+"""
 
 import contextlib
 import io
-import json
-import re
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from notebook_tools import ROOT, run_with_extra_cells
+from notebook_runs import CHAPTERS, probe, solution
 from utils.widgets import perceptron_explorer, perceptron_predict, perceptron_train, plot_perceptron_step
 
-WEEK4 = ROOT / "chapters/04_perceptrons_and_mlps.ipynb"
+WEEK4 = "04_perceptrons_and_mlps"
 CORNERS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 AND, XOR = np.array([0, 0, 0, 1]), np.array([0, 1, 1, 0])
 
@@ -26,18 +27,32 @@ def separable(n=80, seed=0):
     return X[keep][:n] + [2.0, 1.0], (margin[keep][:n] > 0).astype(int)
 
 
-def notebook():
-    return nbformat.read(WEEK4, as_version=4)
-
-
 def code_cell(containing: str) -> str:
-    return next(c.source for c in notebook().cells if c.cell_type == "code" and containing in c.source)
+    cells = nbformat.read(CHAPTERS / f"{WEEK4}.ipynb", as_version=4).cells
+    return next(c.source for c in cells if c.cell_type == "code" and containing in c.source)
 
 
-def solution_code(exercise: int) -> str:
-    md = "\n".join(c.source for c in notebook().cells if c.cell_type == "markdown")
-    block = re.search(rf"\*\*{exercise}\..*?<details>(.*?)</details>", md, re.S).group(1)
-    return re.search(r"```python\n(.*?)```", block, re.S).group(1)
+# Exercise 3, run after the survey cells as its solution says.
+INTERACTION = probe(WEEK4, "exercise 3: the neuron with the interaction", solution(WEEK4, 3) + """
+import json
+print(json.dumps({"gap_start": float(gap[0]), "gap_end": float(gap[-1]),
+                  "loss": float(neuron8.evaluate(with_product(X_s_test), y_s_test, verbose=0)),
+                  "mlp_loss": float(survey_results.loc["mlp", "loss"])}))
+""")
+# The perceptron widget with the chapter's three data sets, replayed to its last step.
+PERCEPTRON_WIDGET = probe(WEEK4, "widget: the perceptron on the chapter's data", """
+import json
+box = perceptron_explorer(perceptron_data, epochs=20, feature_names=feature_names, class_names=class_names,
+                          jitter={"ANES 1996 voters": 0.25})
+choice, step = box.children[0].children
+ends = {}
+for name in perceptron_data:
+    choice.value = name
+    step.value = step.max
+    ends[name] = {"mistakes": int(box.result["mistakes"]), "converged": bool(box.result["run"]["converged"]),
+                  "steps": int(step.max)}
+print(json.dumps(ends))
+""")
 
 
 # --------------------------------------------------------------------------- perceptron helpers
@@ -121,7 +136,7 @@ def test_exercise1_product_feature_makes_xor_learnable():
     namespace = {"np": np}
     exec(code_cell("def perceptron("), namespace)  # the chapter's own loop (also prints AND / XOR)
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(solution_code(1), namespace)
+        exec(solution(WEEK4, 1), namespace)
     assert namespace["mistakes"] == 0  # "converges: no mistakes in the last epoch"
     assert namespace["epochs_run"] < 100
     assert namespace["perceptron"](namespace["X_tiny"], namespace["y_xor"], epochs=100)[3] > 0
@@ -130,7 +145,7 @@ def test_exercise1_product_feature_makes_xor_learnable():
 def test_exercise2_parameter_counts_match_keras():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(solution_code(2), {})
+        exec(solution(WEEK4, 2), {})
     assert out.getvalue().split("\n")[:2] == ["512 [401920, 262656, 5130] 669706", "128 [100480, 16512, 1290] 118282"]
     import keras
     from keras import layers  # noqa: F401 - used by the chapter's cell
@@ -142,12 +157,17 @@ def test_exercise2_parameter_counts_match_keras():
 
 
 def test_exercise3_the_interaction_lets_one_neuron_find_the_gap():
-    """Run the chapter (fast, offline) up to the survey checks, then the solution."""
-    report = ('print(json.dumps({"gap_start": float(gap[0]), "gap_end": float(gap[-1]), '
-              '"loss": float(neuron8.evaluate(with_product(X_s_test), y_s_test, verbose=0)), '
-              '"mlp_loss": float(survey_results.loc["mlp", "loss"])}))')
-    out = run_with_extra_cells(WEEK4, [solution_code(3), "import json\n" + report], fast=True, upto='check_claim("the observed partisan gap')
+    out = INTERACTION.output().splitlines()
     assert out[0].startswith("gap 1977")
-    result = json.loads(out[1])
+    result = INTERACTION.json()
     assert result["gap_end"] - result["gap_start"] > 0.15  # "grows by more than 15 points"
     assert abs(result["loss"] - result["mlp_loss"]) < 0.005  # "within about 0.005 of the MLP's"
+
+
+def test_perceptron_widget_with_the_chapter_data():
+    """Replayed to the end: the separable data end without mistakes, XOR and the voters never do."""
+    ends = PERCEPTRON_WIDGET.json()
+    assert ends["separable (made up)"]["mistakes"] == 0 and ends["separable (made up)"]["converged"]
+    for name in ("XOR (made up)", "ANES 1996 voters"):
+        assert ends[name]["mistakes"] > 0 and not ends[name]["converged"], name
+    assert ends["ANES 1996 voters"]["steps"] == 20 * 944

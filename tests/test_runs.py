@@ -1,0 +1,50 @@
+"""What the chapter runs show together (these tests run last, after the book is built).
+
+Each chapter ran exactly once in this session, alone in an empty folder, in the Colab-like
+environment; its setup cell installed the course package without changing any version Colab
+has; and the book was built from those runs without executing a notebook again.
+"""
+
+from colab_env import colab_versions
+from notebook_runs import CHAPTERS, chapter_stems, harness, runs
+
+
+def expected_chapters(config) -> list[str]:
+    wanted = config.getoption("chapter")
+    return [s for s in chapter_stems() if not wanted or s.startswith(wanted.zfill(2)) or s == wanted]
+
+
+def test_each_chapter_ran_exactly_once_to_the_end(request):
+    h = harness(request.config)
+    done = runs()
+    assert sorted(done) == expected_chapters(request.config)
+    for chapter, run in done.items():
+        assert run.kernel_starts == 1 and h.executions[str(CHAPTERS / f"{chapter}.ipynb")] == 1, chapter
+        assert run.complete, f"{chapter}: not every cell ran"
+        assert run.failed_cells == {}, f"{chapter}: cells failed: {sorted(run.failed_cells)}"
+        assert run.python == str(h.external or h.env.run / "bin" / "python"), "a fresh copy of the Colab-like environment"
+    # nbval's own collector is off (no --nbval or --nbval-lax), so it cannot run a chapter again.
+    assert not request.config.option.nbval and not request.config.option.nbval_lax
+
+
+def test_the_book_executed_no_notebook(site, request):
+    log = (harness(request.config).book_dir / "build.log").read_text()
+    assert "Executing notebook" not in log
+    assert log.count("Using cached notebook") == len(runs())
+
+
+def test_setup_cells_change_no_version_colab_has(request):
+    """What a chapter's setup installs (the course package, fer) leaves every package the
+    environment had at its version; a package it adds that Colab also has comes at Colab's version."""
+    colab = colab_versions()
+    external = harness(request.config).external
+    for chapter, run in runs().items():
+        before, after = run.packages_before, run.packages_after
+        changed = {name: (version, after.get(name)) for name, version in before.items() if after.get(name) != version}
+        assert changed == {}, f"{chapter}: the setup changed (before, after): {changed}"
+        assert after.get("dl4ss-utils") == "0.1.0", f"{chapter}: the setup cell did not install the course package"
+        if not external:
+            added = {name: (colab[name], after[name]) for name in set(after) - set(before)
+                     if name in colab and colab[name] != after[name]}
+            assert added == {}, f"{chapter}: installed at another version than Colab's (Colab, here): {added}"
+        assert "offline" in run.printed, f"{chapter}: the chapter should say it used offline data"
