@@ -65,26 +65,38 @@ def test_book_workflow_builds_and_deploys_on_push_to_main():
     assert workflow["jobs"]["deploy"]["needs"] == "build"
 
 
-def test_weekly_workflow_runs_notebooks_in_full_mode_and_opens_an_issue_on_failure():
+def test_weekly_workflow_runs_the_chapters_in_colab_and_opens_an_issue_on_failure():
     workflow = load("weekly.yml")
-    cron = workflow["on"]["schedule"][0]["cron"]
-    fields = cron.split()
+    fields = workflow["on"]["schedule"][0]["cron"].split()
     assert len(fields) == 5 and fields[4] not in ("*",), "once a week"
-    job_steps = steps(workflow)
-    run = " ".join(step.get("run", "") for step in job_steps)
-    assert "make test-full" in run and "DL4SS_FAST" not in run
-    report = [s for s in job_steps if s.get("if") == "failure()"]
-    assert report and "issues.create" in report[0]["with"]["script"]
-    assert workflow["permissions"]["issues"] == "write"
-    recipe = (ROOT / "Makefile").read_text().split("\ntest-full:")[1].split("\n\n")[0]
-    assert "chapters/*.ipynb" in recipe and "DL4SS_FAST" not in recipe
-    # The weekly run takes the newest releases (what Colab users meet), not the pinned ones.
-    assert re.search(r"make test-full CONSTRAINTS=(\s|$)", run)
-    pinned, newest = (subprocess.run(["make", "-n", "-B", ".venv/.installed", *extra], cwd=ROOT,
-                                     capture_output=True, text=True).stdout for extra in ([], ["CONSTRAINTS="]))
+    jobs = workflow["jobs"]
+    run = {name: " ".join(step.get("run", "") for step in job.get("steps", [])) for name, job in jobs.items()}
+    # In Google's Colab image, with its own Python and packages, full mode, data downloaded.
+    assert "docker pull us-docker.pkg.dev/colab-images/public/runtime" in run["colab-image"]
+    assert "bash tests/colab/run-in-image.sh" in run["colab-image"] and "DL4SS_FAST" not in run["colab-image"]
+    script = (ROOT / "tests/colab/run-in-image.sh").read_text()
+    assert "--colab-python" in script and "pip list" in script and "DL4SS_FAST" not in script
+    assert subprocess.run(["bash", "-n", str(ROOT / "tests/colab/run-in-image.sh")]).returncode == 0
+    # Failing that, in the environment built from the list Google publishes that day.
+    assert jobs["colab-list"]["needs"] == "colab-image" and "failure" in jobs["colab-list"]["if"]
+    assert "googlecolab/backend-info/main/$f" in run["colab-list"] and "pip-freeze.txt" in run["colab-list"]
+    assert "make test-colab" in run["colab-list"]
+    recipe = (ROOT / "Makefile").read_text().split("\ntest-colab:")[1].split("\n\n")[0]
+    assert "DL4SS_FAST=0" in recipe and "-p notebook_runs" in recipe and "chapters" in recipe
+    assert "DL4SS_OFFLINE" not in recipe, "the data are downloaded, as students get them"
+    # The newest releases, labelled as what they are.
+    newest = next(s for s in jobs["newest-releases"]["steps"] if "make test-full" in s.get("run", ""))
+    assert re.search(r"make test-full CONSTRAINTS=(\s|$)", newest["run"]) and "not Colab" in newest["name"]
+    pinned, newest_install = (subprocess.run(["make", "-n", "-B", ".venv/.installed", *extra], cwd=ROOT,
+                                             capture_output=True, text=True).stdout for extra in ([], ["CONSTRAINTS="]))
     install = [line for line in pinned.splitlines() if "-r requirements.txt" in line]
     assert install and "-c constraints.txt" in install[0]
-    assert [line for line in newest.splitlines() if "-r requirements.txt" in line and "constraints" not in line]
+    assert [line for line in newest_install.splitlines() if "-r requirements.txt" in line and "constraints" not in line]
+    # Any failure opens or comments on an issue.
+    report = jobs["report"]
+    assert set(report["needs"]) == {"colab-image", "colab-list", "newest-releases"} and "failure" in report["if"]
+    assert "issues.create" in report["steps"][0]["with"]["script"]
+    assert workflow["permissions"]["issues"] == "write"
 
 
 def test_student_release_workflow_is_valid():
