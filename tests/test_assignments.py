@@ -2,6 +2,9 @@
 
 The grading runs are real: each submission runs in its own sandbox with the assignment's
 visible and hidden tests, in fast, offline mode (the Makefile's test target sets both).
+Every assignment's solution and unchanged student version are graded once, in one batch;
+the bank of bad and hostile submissions is graded once, against one assignment (BANK), in
+the same batch. Grading times are measured by `make bench`, not asserted here.
 """
 
 import csv
@@ -10,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -24,15 +26,14 @@ import grading  # noqa: E402
 import release  # noqa: E402
 
 ASSIGNMENTS = [p.stem for p in release.authoring_notebooks()]
+BANK = ASSIGNMENTS[0]          # the assignment the bank of bad submissions is graded against
 # Short limits keep the test quick; the defaults for real grading are 1200 s and 300 s.
 CELL_TIMEOUT = 20
 TIMEOUT = 600
 
 
-@pytest.fixture(scope="module", params=ASSIGNMENTS)
-def released(request):
+def release_of(name):
     """The release of one assignment (regenerated if the authoring notebook is newer)."""
-    name = request.param
     target = ROOT / "_build" / "assignments" / name
     authoring = ROOT / "assignments" / name / f"{name}.ipynb"
     newest_source = max(p.stat().st_mtime for p in (authoring, ROOT / "assignments/release.py",
@@ -41,6 +42,11 @@ def released(request):
     if not manifest.exists() or manifest.stat().st_mtime < newest_source:
         release.release(name)
     return name, target
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def released(request):
+    return release_of(request.param)
 
 
 def secrets_of(name, target):
@@ -153,8 +159,9 @@ def _with_cell(nb, code, at):
     return nb
 
 
-def _bad_submissions(name, target, canary):
-    """(student, notebook text or bytes, what the grade must look like)."""
+def _submissions(name, target, canary):
+    """(student, notebook text or bytes, what the grade must look like): the solution and the
+    unchanged student version for every assignment, and for BANK the bad submissions too."""
     solution = nbformat.read(target / "instructor" / f"{name}-solution.ipynb", as_version=4)
     blank = nbformat.read(target / "student" / f"{name}.ipynb", as_version=4)
     setup = next(i for i, c in enumerate(solution.cells) if c.cell_type == "code" and "grader = assignment_grader(" in c.source)
@@ -164,9 +171,10 @@ def _bad_submissions(name, target, canary):
     raising = nbformat.from_dict(json.loads(json.dumps(solution)))
     raising.cells[last_answer].source = 'raise RuntimeError("a bug")\n' + raising.cells[last_answer].source
     write = nbformat.writes
-    return [
-        ("solution", write(solution), "full"),
-        ("unchanged_student_version", write(blank), "zero"),
+    honest = [("solution", write(solution), "full"), ("unchanged_student_version", write(blank), "zero")]
+    if name != BANK:
+        return honest
+    return honest + [
         ("not_a_notebook", b'{"cells": [ this is not json', "unreadable"),
         ("raises_in_last_question", write(raising), "partial"),
         ("loops_forever", write(_with_cell(solution, "while True:\n    pass", setup + 1)), "full"),
@@ -194,10 +202,14 @@ def _bad_submissions(name, target, canary):
     ]
 
 
-@pytest.fixture(scope="module")
-def graded(released, tmp_path_factory):
-    """One batch of submissions, graded by the instructor command, and how long it took."""
-    name, target = released
+_BATCHES = {}
+
+
+def graded_batch(name, tmp_path_factory):
+    """The one batch of an assignment's submissions (_submissions), graded by the instructor command."""
+    if name in _BATCHES:
+        return _BATCHES[name]
+    target = release_of(name)[1]
     tmp = tmp_path_factory.mktemp("grading")
     canary = tmp / "outside" / "canary.txt"
     canary.parent.mkdir()
@@ -205,17 +217,28 @@ def graded(released, tmp_path_factory):
     submissions = tmp / "submissions"
     submissions.mkdir()
     expected = {}
-    for student, text, expect in _bad_submissions(name, target, canary):
+    for student, text, expect in _submissions(name, target, canary):
         (submissions / f"{student}.ipynb").write_bytes(text if isinstance(text, bytes) else text.encode())
         expected[student] = expect
     out = tmp / "gradebook"
-    start = time.monotonic()
-    grading.grade_folder(name, submissions, out, timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT)
-    seconds = time.monotonic() - start
+    outcomes = grading.grade_folder(name, submissions, out, timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT)
     with open(out / "gradebook.csv") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
-    return {"name": name, "target": target, "rows": rows, "expected": expected, "out": out,
-            "canary": canary, "seconds": seconds}
+    _BATCHES[name] = {"name": name, "target": target, "rows": rows, "expected": expected, "out": out,
+                      "canary": canary, "seconds": {o.student: o.seconds for o in outcomes}}
+    return _BATCHES[name]
+
+
+@pytest.fixture(scope="module")
+def graded(released, tmp_path_factory):
+    """Every assignment's batch: its solution and its unchanged student version (and for BANK the rest)."""
+    return graded_batch(released[0], tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    """BANK's batch, which also holds the bad submissions."""
+    return graded_batch(BANK, tmp_path_factory)
 
 
 def test_solution_scores_full_marks_and_student_version_near_zero(graded):
@@ -226,7 +249,8 @@ def test_solution_scores_full_marks_and_student_version_near_zero(graded):
     assert float(rows["unchanged_student_version"]["autograded"]) <= 0.1 * full
 
 
-def test_every_bad_submission_gets_the_score_it_earned_and_a_reason(graded):
+def test_every_bad_submission_gets_the_score_it_earned_and_a_reason(bank):
+    graded = bank
     rows, full = graded["rows"], float(graded["rows"]["solution"]["autograded_possible"])
     assert set(rows) == set(graded["expected"]), "every submission has a row in the gradebook"
     reasons = {"unreadable": "not a readable Jupyter notebook", "raises_in_last_question": "raised RuntimeError",
@@ -250,7 +274,8 @@ def test_every_bad_submission_gets_the_score_it_earned_and_a_reason(graded):
             assert reasons[key] in row["notes"], f"{student}: {row['notes']}"
 
 
-def test_a_submission_cannot_touch_files_outside_its_sandbox(graded):
+def test_a_submission_cannot_touch_files_outside_its_sandbox(bank):
+    graded = bank
     assert graded["canary"].read_text() == "another student's work"
     assert (ROOT / "assignments" / graded["name"] / f"{graded['name']}.ipynb").exists()
     assert (graded["target"] / "instructor" / "tests").is_dir()
@@ -281,7 +306,7 @@ def test_feedback_is_readable_and_keeps_hidden_tests_secret(graded):
         answers = {part.split("\n", 1)[0]: part for part in sections[q["name"]].split("\n### ")[1:]}
         assert model_answers[q["name"]] in answers["solution"], q["name"]
         assert "(no answer)" in answers["unchanged_student_version"]
-    print(f"graded {len(graded['rows'])} submissions in {graded['seconds']:.0f} s")
+    print("grading times (s):", {student: round(seconds) for student, seconds in graded["seconds"].items()})
 
 
 FORGE_FROM_A_HOOK = """
@@ -304,10 +329,10 @@ get_ipython().events.register("post_run_cell", lambda result: forge(result=resul
 """
 
 
-def test_changes_the_code_check_misses_do_not_reach_the_tests(released, tmp_path, monkeypatch):
+def test_changes_the_code_check_misses_do_not_reach_the_tests(tmp_path, monkeypatch):
     """Second line of defence: even cells that the code check let through (here: all of them)
     cannot make the tests pass by patching otter or doctest or by forging results from a hook."""
-    name, target = released
+    name, target = release_of(BANK)
     blank = nbformat.read(target / "student" / f"{name}.ipynb", as_version=4)
     setup = next(i for i, c in enumerate(blank.cells) if c.cell_type == "code" and "grader = assignment_grader(" in c.source)
     patches = {
@@ -328,30 +353,22 @@ def test_changes_the_code_check_misses_do_not_reach_the_tests(released, tmp_path
     assert forged == []
 
 
-def test_assignment_text_holds_on_the_data_and_in_full_mode(released, tmp_path, monkeypatch):
+def test_assignment1_text_holds_on_the_data(monkeypatch):
     """What Assignment 1 tells students: missing racial-attitude items cost about 12,000
-    respondents, and the whole notebook runs in about a minute (full mode, with full marks)."""
-    name, target = released
+    respondents. (Its run time, "about one minute", is checked against make bench's
+    measurements in test_claims.py.)"""
+    name, target = release_of("a1_vote_choice")
     text = "\n".join(c.source for c in nbformat.read(target / "student" / f"{name}.ipynb", as_version=4).cells)
     assert "missing for about 12,000 of the 64,600 people" in text
-    assert "runs in about one minute on a laptop CPU" in text
     from utils.data import load
     monkeypatch.setenv("DL4SS_OFFLINE", "1")
     cces = load("cces16")
     items = ["angryracism", "whiteadv", "fearraces", "racerare"]
     assert len(cces) == 64_600 and 11_500 <= cces[items].isna().any(axis=1).sum() <= 12_500
-    submissions = tmp_path / "subs"
-    submissions.mkdir()
-    shutil.copy(target / "instructor" / f"{name}-solution.ipynb", submissions / "solution.ipynb")
-    monkeypatch.setenv("DL4SS_FAST", "0")
-    (outcome,) = grading.grade_folder(name, submissions, tmp_path / "out", timeout=TIMEOUT, cell_timeout=300)
-    assert outcome.earned == outcome.possible > 0, outcome.notes
-    print(f"solution in full mode: {outcome.seconds:.0f} s, {outcome.earned:g} of {outcome.possible:g}")
-    assert outcome.seconds < 75
 
 
-def test_time_limit_stops_a_submission_and_the_batch_goes_on(released, tmp_path):
-    name, target = released
+def test_time_limit_stops_a_submission_and_the_batch_goes_on(tmp_path):
+    name, target = release_of(BANK)
     submissions = tmp_path / "subs"
     submissions.mkdir()
     solution = nbformat.read(target / "instructor" / f"{name}-solution.ipynb", as_version=4)
@@ -360,21 +377,33 @@ def test_time_limit_stops_a_submission_and_the_batch_goes_on(released, tmp_path)
     outcomes = grading.grade_folder(name, submissions, tmp_path / "out", timeout=8, cell_timeout=CELL_TIMEOUT)
     slow, broken = outcomes
     assert slow.status == "time limit" and slow.earned == 0 and "time limit of 8 s" in " ".join(slow.notes)
-    assert slow.seconds < 30, "the run is stopped at the limit"
+    assert "it was running code cell" in " ".join(slow.notes), "stopped while a cell ran, not at the end"
     assert broken.status == "unreadable"
 
 
-def test_students_check_command_runs_the_visible_tests(released, tmp_path):
-    """What the workflow in a student's repository runs: exit 0 and a summary for a complete notebook."""
-    name, target = released
+def test_students_check_command_runs_the_visible_tests(tmp_path):
+    """What the workflow in a student's repository runs (grading.py check, as released): exit 0
+    and a summary for a notebook that passes its visible tests, exit 1 for one that does not.
+    A two-cell notebook stands in for a complete submission: that the real solutions pass
+    their visible tests, the batch of every assignment shows."""
+    name, target = release_of(BANK)
     repo = tmp_path / "repo"
-    shutil.copytree(target / "student", repo)
-    shutil.copy(target / "instructor" / f"{name}-solution.ipynb", repo / f"{name}.ipynb")
-    summary = tmp_path / "summary.md"
-    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
-    run = subprocess.run([sys.executable, "grading.py", "check", f"{name}.ipynb", "--cell-timeout", str(CELL_TIMEOUT)],
-                         cwd=repo, env=env, capture_output=True, text=True, timeout=TIMEOUT)
-    assert run.returncode == 0, run.stdout + run.stderr
-    visible = sum(grading.score_question(s, [])[1] for s in grading.load_tests(repo / "tests").values())
-    assert "Score on the visible tests" in summary.read_text()
-    assert f"{visible:g} / {visible:g}" in summary.read_text()
+    (repo / "tests").mkdir(parents=True)
+    shutil.copy(target / "student" / "grading.py", repo / "grading.py")
+    (repo / "tests" / "q1.py").write_text(
+        "OK_FORMAT = True\ntest = {'name': 'q1', 'points': 2, 'suites': [{'cases': [{'code': '>>> answer\\n42\\n', "
+        "'hidden': False, 'locked': False}], 'scored': True, 'setup': '', 'teardown': '', 'type': 'doctest'}]}\n")
+    outcomes = {}
+    for label, value in (("complete", 42), ("wrong", 41)):
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"answer = {value}")]),
+                       repo / "tiny.ipynb")
+        summary = tmp_path / f"summary-{label}.md"
+        env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+        run = subprocess.run([sys.executable, "grading.py", "check", "tiny.ipynb", "--cell-timeout", str(CELL_TIMEOUT)],
+                             cwd=repo, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        outcomes[label] = (run.returncode, summary.read_text(), run.stdout + run.stderr)
+    code, summary, log = outcomes["complete"]
+    assert code == 0, log
+    assert "Score on the visible tests" in summary and "2 / 2" in summary
+    code, summary, log = outcomes["wrong"]
+    assert code == 1 and "0 / 2" in summary, log
