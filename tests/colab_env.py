@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -136,6 +137,8 @@ class ColabEnvironment:
             return json.loads(self.stamp.read_text())
         colab = colab_versions()
         self.home.mkdir(exist_ok=True)
+        for old in self.home.glob("run.old-*"):          # copies a background deletion left
+            shutil.rmtree(old, ignore_errors=True)
         self.constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(colab.items())))
         shutil.rmtree(self.pristine, ignore_errors=True)
         subprocess.run([python, "-m", "venv", str(self.pristine)], check=True)
@@ -182,7 +185,10 @@ class ColabEnvironment:
             raise RuntimeError(f"{self.pristine} is missing: run `make colab-env` "
                                "(python tests/colab_env.py build) first")
         if self.run.exists():
-            shutil.rmtree(self.run)
+            # The last copy is moved aside and deleted in the background, while the next runs.
+            old = self.home / f"run.old-{os.getpid()}-{time.monotonic_ns()}"
+            self.run.rename(old)
+            subprocess.Popen(["rm", "-rf", str(old)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run(["cp", "-al", str(self.pristine), str(self.run)], check=True)
         return self.run / "bin" / "python"
 
