@@ -203,9 +203,6 @@ class ChapterRun:
         for number, (cell, outputs) in enumerate(zip(code, self.outputs), start=1):
             cell.outputs = [nbformat.from_dict(dict(o)) for o in outputs or []]
             cell.execution_count = number if outputs is not None else None
-            for out in cell.outputs:
-                if out.output_type == "execute_result":
-                    out.execution_count = number
         return nb
 
     def summary(self) -> dict:
@@ -318,6 +315,18 @@ _HARNESS = pytest.StashKey[Harness]()
 # Collecting and running a chapter (nbval's file and cell, in the Colab-like kernel)
 # ---------------------------------------------------------------------------------------
 
+class NotebookKernel(RunningKernel):
+    """nbval's kernel, with every cell stored in the kernel's history as a notebook does.
+
+    nbval runs cells with ``store_history=False``. IPython reads a cell's trailing semicolon
+    from that history, so ``plot_training_curves(...);`` then displayed its figure twice
+    and execution counts stayed put; Jupyter and Colab store every cell.
+    """
+
+    def execute_cell_input(self, cell_input, allow_stdin=None):
+        return self.kc.execute(cell_input, store_history=True, allow_stdin=allow_stdin, stop_on_error=False)
+
+
 class ChapterFile(IPyNbFile):
     """A chapter notebook, run alone in an empty folder with a fresh Colab-like environment."""
 
@@ -359,7 +368,7 @@ class ChapterFile(IPyNbFile):
         shutil.copy(self.fspath, work / Path(str(self.fspath)).name)
         self.work = work
         start = time.monotonic()
-        self.kernel = RunningKernel(h.kernel, cwd=str(work),
+        self.kernel = NotebookKernel(h.kernel, cwd=str(work),
                                     startup_timeout=self.config.option.nbval_kernel_startup_timeout)
         self.run.kernel_seconds = time.monotonic() - start
         self.run.kernel_starts += 1

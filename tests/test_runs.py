@@ -48,3 +48,19 @@ def test_setup_cells_change_no_version_colab_has(request):
                      if name in colab and colab[name] != after[name]}
             assert added == {}, f"{chapter}: installed at another version than Colab's (Colab, here): {added}"
         assert "offline" in run.printed, f"{chapter}: the chapter should say it used offline data"
+
+
+def test_cells_show_what_they_show_in_jupyter():
+    """A cell ending in a semicolon displays no result, and results are numbered as in a
+    notebook run from the top (the runs store every cell in the kernel's history)."""
+    checked = 0
+    for chapter, run in runs().items():
+        code = [c for c in run.executed_notebook().cells if c.cell_type == "code"]
+        for number, cell in enumerate(code, start=1):
+            results = [o for o in cell.outputs if o.output_type == "execute_result"]
+            if cell.source.rstrip().endswith(";"):
+                assert results == [], f"{chapter} cell {number} ends with ';' but displayed its result"
+                checked += 1
+            for result in results:
+                assert result.execution_count == number, f"{chapter} cell {number}"
+    assert checked >= 3, "the chapters have cells ending in ';' (plot calls), so this checks something"

@@ -6,7 +6,8 @@
 # of its own, so it changes nothing the image has. Usage, from the repository root:
 #   docker run --rm -v "$PWD:/course" -w /course us-docker.pkg.dev/colab-images/public/runtime \
 #       bash tests/colab/run-in-image.sh
-# COLAB_PYTHON=<interpreter> uses another interpreter as "the image" (to try the script).
+# Arguments, if any, replace `chapters` (e.g. one notebook). COLAB_PYTHON=<interpreter> uses
+# another interpreter as "the image" (to try the script outside the image).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 colab_python=${COLAB_PYTHON:-$(command -v python3)}
@@ -17,4 +18,4 @@ runner=${RUNNER_DIR:-/tmp/dl4ss-runner}
 "$colab_python" -m pip install --quiet --target "$runner" -r tests/colab/runner-requirements.txt
 export PYTHONPATH="$runner"
 "$colab_python" -m pytest -p notebook_runs --colab-python "$colab_python" --no-probes \
-    --runs-dir _build/colab-image --nbval-cell-timeout=3600 chapters -v "$@"
+    --runs-dir _build/colab-image --nbval-cell-timeout=3600 -v "${@:-chapters}"
