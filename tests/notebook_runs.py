@@ -507,8 +507,8 @@ def _stage_rows(h: Harness) -> list[tuple[str, float]]:
     prepare = seconds.pop("chapter runs: set-up (course wheel, kernel)", 0.0)
     build = seconds.pop("book build (no notebook executed)", None)
     if "chapter runs" in seconds:
-        rows.append((f"chapter runs ({len(_RUNS)} chapters, each in a fresh Colab-like copy)",
-                     seconds.pop("chapter runs")))
+        where = "the given interpreter" if h.external else "a fresh Colab-like copy each"
+        rows.append((f"chapter runs ({len(_RUNS)}, {where})", seconds.pop("chapter runs")))
         rows.append(("    of which the set-up: course wheel, kernel spec", prepare))
     order = ["chapter probes (exercises, widgets)", "unit and hygiene tests", "checks on the runs",
              "book build and page checks", "site in a browser", "assignments and grading"]
