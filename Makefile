@@ -8,7 +8,7 @@
 #   make bench                            fast- and full-mode times of every notebook and of grading
 # For instructors:
 #   make assignments                      student releases and autograder bundles (_build/assignments)
-#   make grade ASSIGNMENT=a1_vote_choice SUBMISSIONS=folder/ [OUT=gradebook]
+#   make grade ASSIGNMENT=a1_vote_choice SUBMISSIONS=folder/ [OUT=gradebook] [SHARD=k/n]
 #   make public PUBLIC=../course-public   the repository without the solutions, for students
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -94,7 +94,7 @@ OUT ?= gradebook
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=a1_vote_choice SUBMISSIONS=folder/ [OUT=gradebook]"; exit 2; }
 	test -d _build/assignments/$(ASSIGNMENT)/instructor || $(PY) assignments/release.py $(ASSIGNMENT)
-	$(PY) assignments/grading.py grade $(ASSIGNMENT) $(SUBMISSIONS) --out $(OUT)
+	$(PY) assignments/grading.py grade $(ASSIGNMENT) $(SUBMISSIONS) --out $(OUT) $(if $(SHARD),--shard $(SHARD))
 
 $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	@$(MAKE) --no-print-directory system-packages

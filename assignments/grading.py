@@ -1,37 +1,35 @@
-"""Run assignment notebooks against otter-grader tests, each submission in its own sandbox.
+"""Grade assignment notebooks against otter-grader tests that never enter the student's process.
 
 Instructors grade a folder of submitted notebooks with every test (visible and hidden)::
 
     python assignments/grading.py grade a1_vote_choice submissions/ --out gradebook/
 
-writes ``gradebook.csv``, one readable ``feedback/<student>.md`` per student and
-``written_answers.md`` with the hand-graded answers side by side. Students (and the
+writes ``gradebook.csv``, one readable ``feedback/<student>.md`` per student,
+``written_answers.md`` with the hand-graded answers side by side and ``review.md``: code
+that looks as if it reaches into the grading, for the instructor to read (it costs no
+points). A class of hundreds is split across machines with ``--shard 2/8`` and put back
+together with ``python assignments/grading.py merge gradebook/ shard-*/``. Students (and the
 workflow in their repository) check a notebook against the visible tests::
 
     python grading.py check a1_vote_choice.ipynb
 
-How a submission is run, and why:
+How a submission is graded (``judge.py`` has the details):
 
-* It is copied into a fresh sandbox folder with the visible tests only. Under Linux with
-  bubblewrap (``bwrap``) installed, the run sees the file system read-only except that
-  folder, has no network and its own process table, so it cannot delete or change files
-  elsewhere, including the grading code, the tests and other students' results.
-* Cells run one by one in a Jupyter kernel. A cell that raises is recorded and the next one
-  runs. A cell that runs longer than the cell time limit is interrupted; if it ignores the
-  interrupt, or if a cell ends the Python process (``os._exit``, ``exit()``), the kernel is
-  restarted and the notebook is run again without that cell. The whole submission has a
-  time limit; past it, the run is stopped and scored 0 with the reason.
-* Cells that reach into the grading machinery (rebinding ``grader``, changing otter,
-  doctest, builtins, ``sys.modules`` or IPython's shell through any alias, replacing a
-  function of an imported module, frames, threads, ``exec``) are not run; the feedback
-  names them.
-* Whatever slips past that check still does not reach the tests: before them, the shell's
-  cell hooks and code transformers are dropped and otter, doctest, contextlib and json are
-  imported afresh; the tests see the real builtins even where the notebook reused a name.
-* The tests, hidden ones included, exist only in this process until the last cell: they are
-  sent into the kernel after the student's code has finished, outside the input history.
-  The first result that carries their one-time key counts; nothing a notebook prints
-  ("All tests passed!") is read.
+* Only regular files in the submissions folder are graded; a link, a device or a file
+  elsewhere is refused with the reason.
+* The notebook's cells run one by one in a Jupyter kernel inside a sandbox (bubblewrap):
+  it sees the Python environment, the course package and its own scratch folder, nothing
+  else of the machine; no network, no other process; an unprivileged user with limits on
+  memory, processes, file size, output and disk. A cell that raises is recorded and the
+  next one runs. A cell that runs longer than the cell time limit is interrupted; if it
+  ignores the interrupt, ends the Python process or passes a limit, the kernel is
+  restarted and the notebook run again without that cell. Past the submission's time
+  limit, the run is stopped and scored 0 with the reason.
+* The tests, hidden ones included, run in the judge, a separate process outside the
+  sandbox. It asks the kernel for the values the tests use and receives plain data
+  (numbers, text, arrays, data frames, Keras models in their file format); a function of
+  the notebook is called in the kernel with plain-data arguments. Nothing the student's
+  code does can reach the tests, their expected values or the judge's memory.
 """
 
 from __future__ import annotations
@@ -40,30 +38,30 @@ import argparse
 import ast
 import csv
 import hashlib
-import hmac
 import json
 import os
-import queue
 import re
-import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import judge  # noqa: E402  (beside this file, in the repository and in the student release)
+
 ANSWER_PLACEHOLDER = "_Type your answer here, replacing this text._"
-RESULTS_MIME = "application/vnd.dl4ss.grading+json"
-RESULT_LINE = "DL4SS-GRADING-RESULT "
 DEFAULT_TIMEOUT = 1200          # seconds for a whole submission
 DEFAULT_CELL_TIMEOUT = 300      # seconds for one cell
-INTERRUPT_GRACE = 10            # seconds a cell gets to stop after an interrupt
-MAX_RESTARTS = 3
 MAX_ERROR_NOTES = 6
+MAX_SUBMISSION_BYTES = 64 * 2**20
+# The grading code a student release carries (the student's check uses it too).
+GRADING_FILES = ("grading.py", "judge.py", "kernel_side.py")
 
 
 # ---------------------------------------------------------------------------------------
@@ -99,77 +97,19 @@ def score_question(spec: dict, passed: list[bool]) -> tuple[float, float]:
 
 
 # Run after the student's cells, before the tests: whatever the notebook hooked into the
-# shell (cell hooks, code transformers, a trace function) is dropped, and the test runner's
-# modules are imported afresh, so changes the notebook made to them do not reach the tests.
-RESET_CELL = """
-def _dl4ss_reset():
-    import sys
-    for name in [m for m in sys.modules if m.split(".")[0] in ("otter", "doctest", "contextlib", "json")]:
-        del sys.modules[name]
-    sys.settrace(None)
-    sys.setprofile(None)
-    from IPython import get_ipython
-    from IPython.core.events import EventManager, available_events
-    shell = get_ipython()
-    shell.events = EventManager(shell, available_events)
-    shell.ast_transformers = []
-    shell.input_transformers_post = []
-_dl4ss_reset()
-del _dl4ss_reset
-"""
-
-# The last cell of every run. It is built after the student's cells have finished, so the
-# tests and the key it carries were never visible to them. Builtins that the tests use are
-# the real ones, even where the notebook reused their names (``print = ...``).
-TEST_CELL = """
-def _dl4ss_run_tests(_specs, _key, _workdir, _builtins_used):
-    import builtins, json, os
-    from IPython.display import display
-    for folder in (_workdir, os.environ.get("HOME", _workdir)):   # a notebook may have deleted them
-        os.makedirs(folder, exist_ok=True)
-    os.chdir(_workdir)
-    from otter.test_files.ok_test import OKTestFile
-    env = dict(builtins.globals())
-    env.update({name: getattr(builtins, name) for name in _builtins_used})
-    results = {}
-    for name, spec in json.loads(_specs).items():
-        try:
-            test_file = OKTestFile.from_spec(spec, path=name)
-            test_file.run(env)
-            results[name] = [{"passed": bool(r.passed), "message": str(r.message)[-3000:]}
-                             for r in test_file.test_case_results]
-        except BaseException as error:
-            results[name] = {"error": type(error).__name__ + ": " + str(error)[:500]}
-    display({%(mime)r: {"key": _key, "results": results}}, raw=True)
-_dl4ss_run_tests(%(specs)r, %(key)r, %(workdir)r, %(builtins_used)r)
-"""
-
-
-def builtins_used(specs: dict[str, dict]) -> list[str]:
-    """The builtin names (``len``, ``print``, ``isinstance`` ...) that the tests' code uses."""
-    import builtins
-    import doctest
-
-    names = set()
-    for spec in specs.values():
-        for case in spec["suites"][0]["cases"]:
-            for example in doctest.DocTestParser().get_examples(case["code"]):
-                try:
-                    names.update(n.id for n in ast.walk(ast.parse(example.source)) if isinstance(n, ast.Name))
-                except SyntaxError:
-                    pass
-    return sorted(n for n in names if hasattr(builtins, n))
-
-
 # ---------------------------------------------------------------------------------------
-# Cells that reach into the grading machinery
+# Code that looks like it reaches into the grading: a report for the instructor
 # ---------------------------------------------------------------------------------------
+# Nothing a cell does can change a test result (the tests run outside the kernel), so
+# this check costs no points and skips no cell. It points the instructor at cells worth
+# reading: an attempt to cheat, or an unusual but honest one (``gc.collect()``).
 
-# Modules and names of the grading machinery: changing them (through any alias) flags a cell.
+
+# Modules and names of the grading machinery: changing them (through any alias) puts a cell on the review list.
 GUARDED_MODULES = {"otter", "builtins", "__builtins__", "doctest", "IPython", "ipykernel", "json", "sys",
                    "importlib", "gc", "ctypes", "contextlib", "io"}
 GUARDED_NAMES = {"grader", "get_ipython", "globals", "__builtins__"}
-# Imports a notebook of this course never needs and that could reach into a running test.
+# Imports a notebook of this course never needs and that would reach into tests run in the same process.
 FORBIDDEN_IMPORTS = {"builtins", "ctypes", "gc", "threading", "_thread", "multiprocessing", "inspect"}
 # What a notebook may do with the IPython shell (``%pip`` and ``!ls`` become these calls).
 SHELL_METHODS = {"run_line_magic", "run_cell_magic", "system", "getoutput", "magic"}
@@ -264,7 +204,7 @@ def _aliases(trees: list[ast.AST]) -> tuple[set[str], set[str], set[str]]:
 
 
 def tampering_reasons(source: str, context: list[str] | None = None) -> list[str]:
-    """Why a cell's code reaches into the grading machinery ([] for ordinary code).
+    """Why a cell looks as if it reaches into the grading machinery ([] for ordinary code).
 
     ``context`` is the code of the whole notebook, so that an alias made in one cell
     (``o = otter``) is known in another."""
@@ -329,135 +269,81 @@ def _is_otter_notebook(value: ast.AST) -> bool:
     return isinstance(value, ast.Call) and ast.unparse(value.func) in ("otter.Notebook", "Notebook", "assignment_grader")
 
 
+
 # ---------------------------------------------------------------------------------------
-# The worker: runs one notebook in a kernel (inside the sandbox)
+# Submissions: regular files in the folder, names as data
 # ---------------------------------------------------------------------------------------
 
-def _sign(key: str, payload: dict) -> str:
-    body = json.dumps(payload, sort_keys=True)
-    return hmac.new(key.encode(), body.encode(), hashlib.sha256).hexdigest()
+@dataclass
+class Submission:
+    student: str                  # the file name without .ipynb, as submitted
+    raw: bytes = b""
+    refused: str = ""             # why it is not graded ("" when it is)
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _run_cell(km, kc, code: str, timeout: float, store_history: bool = True) -> dict:
-    """Execute ``code``; returns status ok/error/timeout/interrupted/died and what came back."""
-    msg_id = kc.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False)
-    deadline = time.monotonic() + timeout
-    outcome = {"status": "ok", "data": []}
-    interrupted_at = None
-    while True:
-        now = time.monotonic()
-        if interrupted_at is None and now > deadline:
-            km.interrupt_kernel()
-            interrupted_at = now
-        if interrupted_at is not None and now > interrupted_at + INTERRUPT_GRACE:
-            outcome["status"] = "timeout"
-            return outcome
-        try:
-            msg = kc.get_iopub_msg(timeout=0.5)
-        except queue.Empty:
-            if not km.is_alive():
-                outcome["status"] = "died"
-                return outcome
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "error":
-            outcome["status"] = "error"
-            outcome["error"] = f"{content.get('ename')}: {content.get('evalue')}"[:500]
-        elif kind == "display_data" and RESULTS_MIME in content.get("data", {}):
-            outcome["data"].append(content["data"][RESULTS_MIME])
-        elif kind == "status" and content.get("execution_state") == "idle":
-            if interrupted_at is not None:
-                outcome["status"] = "interrupted"
-            return outcome
-
-
-def run_notebook(job: dict) -> dict:
-    """Run the notebook cell by cell, then the tests; returns what happened."""
-    import nbformat
-    from jupyter_client import KernelManager
-
-    nb = nbformat.read(job["notebook"], as_version=4)
-    code_cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
-    skip = {int(i) for i in job["skip"]}
-    events: list[dict] = []
-    for attempt in range(MAX_RESTARTS + 1):
-        km = KernelManager(kernel_name="python3")
-        # History in memory: a notebook that deletes its home folder must not make IPython's
-        # history thread print errors into the tests' output.
-        km.start_kernel(cwd=job["workdir"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                        stdin=subprocess.DEVNULL, extra_arguments=["--HistoryManager.hist_file=:memory:"])
-        kc = km.client()
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=120)
-            restart = False
-            for index, source in code_cells:
-                if index in skip:
-                    continue
-                _progress(f"cell {index}")
-                outcome = _run_cell(km, kc, source, job["cell_timeout"])
-                if outcome["status"] == "ok":
-                    continue
-                event = {"cell": index, "status": outcome["status"], "error": outcome.get("error", "")}
-                if event not in events:
-                    events.append(event)
-                if outcome["status"] in ("timeout", "died"):
-                    skip.add(index)
-                    restart = True
-                    break
-            if restart:
-                continue
-            _progress("tests")
-            _run_cell(km, kc, RESET_CELL, job["cell_timeout"], store_history=False)
-            key = secrets.token_hex(16)
-            cell = TEST_CELL % {"mime": RESULTS_MIME, "specs": json.dumps(job["specs"]), "key": key,
-                                "workdir": job["workdir"], "builtins_used": builtins_used(job["specs"])}
-            outcome = _run_cell(km, kc, cell, job["cell_timeout"], store_history=False)
-            # The first result with the key is the tests' own; nothing can display before it.
-            results = next((data.get("results") for data in outcome["data"]
-                            if isinstance(data, dict) and data.get("key") == key), None)
-            if results is None:
-                events.append({"cell": "tests", "status": outcome["status"],
-                               "error": outcome.get("error", "the tests did not report back")})
-            return {"events": events, "skipped": sorted(skip), "results": results or {}}
-        finally:
-            kc.stop_channels()
-            km.shutdown_kernel(now=True)
-    return {"events": events, "skipped": sorted(skip), "results": {},
-            "gave_up": f"the kernel had to be restarted more than {MAX_RESTARTS} times"}
-
-
-def worker_main() -> None:
-    """Entry point inside the sandbox: the job comes on stdin, the signed result goes to stdout."""
-    job = json.loads(sys.stdin.read())
-    sys.stdin.close()
-    key = job.pop("key")
+def read_submissions(folder: Path) -> list[Submission]:
+    """Every ``*.ipynb`` entry of ``folder``, read once: a symbolic link, a hard link, a
+    non-regular file or a file that is not in the folder itself is refused with a reason."""
+    folder = Path(folder)
+    found = []
+    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        report = run_notebook(job)
-    except Exception as error:                                    # reported, never raised
-        report = {"events": [], "skipped": [], "results": {}, "gave_up": f"{type(error).__name__}: {error}"}
-    print(RESULT_LINE + json.dumps({"report": report, "sig": _sign(key, report)}), flush=True)
+        for name in sorted(os.listdir(folder_fd)):
+            if not name.endswith(".ipynb"):
+                continue
+            entry = Submission(name[:-len(".ipynb")])
+            info = os.lstat(name, dir_fd=folder_fd)
+            if stat.S_ISLNK(info.st_mode):
+                entry.refused = "it is a symbolic link, not a file; submit the notebook itself"
+            elif not stat.S_ISREG(info.st_mode):
+                entry.refused = "it is not a regular file"
+            elif info.st_nlink > 1:
+                entry.refused = "it is a hard link to another file; submit a copy of the notebook"
+            elif info.st_size > MAX_SUBMISSION_BYTES:
+                entry.refused = f"it is larger than {MAX_SUBMISSION_BYTES // 2**20} MB"
+            else:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+                with os.fdopen(fd, "rb") as f:
+                    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                        entry.refused = "it is not a regular file"
+                    else:
+                        entry.raw = f.read(MAX_SUBMISSION_BYTES + 1)
+            found.append(entry)
+    finally:
+        os.close(folder_fd)
+    return found
+
+
+def file_name_for(student: str, taken: set[str]) -> str:
+    """A safe, unique file name for a student's feedback (the name itself is data)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", student).strip("._")[:80] or "student"
+    if safe != student or safe in taken:
+        safe += "-" + hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    taken.add(safe)
+    return safe
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    text = str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "|", "%") else text
+
+
+def markdown_text(text: str) -> str:
+    """A name shown in markdown as itself: one line, no markup."""
+    text = " ".join(str(text).split())
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", text)
+
+
+def quoted_block(text: str) -> str:
+    """A student's written answer, shown verbatim inside a fence it cannot close."""
+    fence = "~" * max(4, 1 + max((len(run) for run in re.findall(r"~+", text)), default=0))
+    return f"{fence}\n{text}\n{fence}"
 
 
 # ---------------------------------------------------------------------------------------
-# The parent: sandbox, time limit, scores
+# One submission
 # ---------------------------------------------------------------------------------------
-
-def bubblewrap() -> str | None:
-    """The ``bwrap`` executable if it can make a sandbox here, else None."""
-    exe = shutil.which("bwrap")
-    if exe is None:
-        return None
-    probe = subprocess.run([exe, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-net", "true"],
-                           capture_output=True)
-    return exe if probe.returncode == 0 else None
-
 
 @dataclass
 class Outcome:
@@ -469,6 +355,8 @@ class Outcome:
     status: str = "graded"
     seconds: float = 0.0
     written: dict[str, str] = field(default_factory=dict)
+    review: list[str] = field(default_factory=list)   # code for the instructor to look at; costs nothing
+    probe: object = None       # what the test suite's look inside the kernel found (grade_notebook's after_tests)
 
     @property
     def earned(self) -> float:
@@ -483,8 +371,20 @@ def _cell_label(nb, index) -> str:
     return "the tests" if index == "tests" else f"code cell {index + 1 - sum(1 for c in nb.cells[:index] if c.cell_type != 'code')}"
 
 
+EVENT_NOTES = {
+    "interrupted": "{label} ran longer than {limit:.0f} s and was interrupted.",
+    "timeout": "{label} ran longer than {limit:.0f} s and did not stop when interrupted; the notebook was run "
+               "again without it.",
+    "died": "{label} ended the Python process (for example os._exit or exit(), or it ran out of memory); "
+            "the notebook was run again without it.",
+    "output": "{label} printed more than the output limit; the notebook was run again without it.",
+    "disk": "{label} wrote more than the disk limit; the notebook was run again without it.",
+}
+
+
 def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, dict], visible_tests: Path | None,
-                   *, timeout: float, cell_timeout: float, sandbox: bool = True) -> Outcome:
+                   *, timeout: float, cell_timeout: float, sandbox: bool = True, after_tests: str = "",
+                   limits: dict | None = None) -> Outcome:
     """Grade one submitted notebook (its bytes) against ``specs``; never raises."""
     import nbformat
 
@@ -503,18 +403,13 @@ def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, d
                              f"{str(error).splitlines()[0][:200] if str(error) else ''}). Nothing could be run.")
         return outcome
 
-    skip = []
     code_cells = [index for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     found = tampering_by_cell([nb.cells[index].source for index in code_cells])
-    for code_index, (index, reasons) in enumerate(zip(code_cells, found), 1):
-        if reasons:
-            skip.append(index)
-            outcome.notes.append(f"Code cell {code_index} was not run because it reaches into the grading "
-                                 f"machinery: {'; '.join(reasons)}.")
-    if skip:
-        outcome.status = "graded, flagged"
+    outcome.review = [f"code cell {number}: {'; '.join(reasons)}"
+                      for number, reasons in enumerate(found, 1) if reasons]
 
     root = Path(tempfile.mkdtemp(prefix="dl4ss-grade-"))
+    os.chmod(root, 0o755)
     try:
         workdir, home = root / "work", root / "home"
         workdir.mkdir()
@@ -523,24 +418,12 @@ def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, d
         notebook.write_bytes(raw)
         if visible_tests is not None and visible_tests.is_dir():
             shutil.copytree(visible_tests, workdir / "tests")
-        key = secrets.token_hex(32)
-        job = {"notebook": str(notebook), "workdir": str(workdir), "skip": skip, "specs": specs,
-               "cell_timeout": cell_timeout, "key": key}
-        env = {k: v for k, v in os.environ.items()
-               if k in ("PATH", "LANG", "LC_ALL", "DL4SS_FAST", "DL4SS_OFFLINE", "TF_CPP_MIN_LOG_LEVEL",
-                        "TF_ENABLE_ONEDNN_OPTS", "PYTHONPATH", "VIRTUAL_ENV")}
-        env.update(HOME=str(home), TMPDIR=str(home), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
-        command = [sys.executable, os.path.abspath(__file__), "worker"]
-        bwrap = bubblewrap() if sandbox else None
-        if bwrap:
-            command = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                       "--bind", str(root), str(root), "--unshare-net", "--unshare-pid", "--unshare-ipc",
-                       "--die-with-parent", "--new-session", "--chdir", str(workdir)] + command
-        elif sandbox:
-            outcome.notes.append("Not isolated: bubblewrap (bwrap) is not available, so the notebook ran "
-                                 "with the grader's file access.")
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True, text=True)
+        job = {"notebook": str(notebook), "root": str(root), "workdir": str(workdir), "home": str(home),
+               "specs": specs, "cell_timeout": cell_timeout, "sandbox": sandbox, "after_tests": after_tests,
+               "limits": limits or {}}
+        process = subprocess.Popen([sys.executable, str(Path(judge.__file__).resolve())], cwd=root,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True, text=True)
         try:
             stdout, stderr = process.communicate(json.dumps(job), timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -552,38 +435,38 @@ def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, d
             outcome.notes.append(f"The notebook did not finish within the time limit of {timeout:.0f} s{where}; "
                                  "it was stopped and scores 0.")
             return outcome
-        report = _verified_report(stdout, key)
-        if report is None:
+        try:
+            report = json.loads(stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
             outcome.status = "failed"
-            outcome.notes.append("The grading run ended without a valid result (the process was killed or its "
-                                 "output was tampered with); the submission scores 0.")
+            outcome.notes.append("The grading run ended without a result (the judge failed: "
+                                 f"{stderr.strip().splitlines()[-1][:300] if stderr.strip() else 'no message'}); "
+                                 "the submission scores 0.")
             return outcome
+        if sandbox and not report.get("isolated"):
+            outcome.notes.append("Not isolated: bubblewrap (bwrap) is not available, so the notebook ran "
+                                 "with the grader's file access.")
         errors = [e for e in report["events"] if e["status"] == "error"]
         if len(errors) > MAX_ERROR_NOTES:         # an unfinished notebook: name the first few
             report["events"] = [e for e in report["events"] if e["status"] != "error"] + errors[:MAX_ERROR_NOTES]
         for event in report["events"]:
-            label = _cell_label(nb, event["cell"])
+            label = _cell_label(nb, event["cell"]).capitalize()
             if event["status"] == "error":
-                outcome.notes.append(f"{label.capitalize()} raised {event['error']}.")
-            elif event["status"] == "interrupted":
-                outcome.notes.append(f"{label.capitalize()} ran longer than {cell_timeout:.0f} s and was interrupted.")
-            elif event["status"] == "timeout":
-                outcome.notes.append(f"{label.capitalize()} ran longer than {cell_timeout:.0f} s and did not stop when "
-                                     "interrupted; the notebook was run again without it.")
-            elif event["status"] == "died":
-                outcome.notes.append(f"{label.capitalize()} ended the Python process (for example os._exit or exit()); "
-                                     "the notebook was run again without it.")
+                outcome.notes.append(f"{label} raised {event['error']}.")
+            elif event["status"] in EVENT_NOTES:
+                outcome.notes.append(EVENT_NOTES[event["status"]].format(label=label, limit=cell_timeout))
         if len(errors) > MAX_ERROR_NOTES:
             outcome.notes.append(f"... and {len(errors) - MAX_ERROR_NOTES} more code cells raised errors.")
+        outcome.probe = report.get("probe")
         if report.get("gave_up"):
             outcome.status = "failed"
             outcome.notes.append(f"Grading gave up: {report['gave_up']}.")
         for name, spec in specs.items():
             cases = report["results"].get(name)
             if isinstance(cases, list):
-                outcome.scores[name] = score_question(spec, [bool(c.get("passed")) for c in cases])
+                outcome.scores[name] = score_question(spec, [c.get("passed") is True for c in cases])
                 hidden = [case.get("hidden", True) for case in spec["suites"][0]["cases"]]
-                outcome.cases[name] = [{"passed": bool(c.get("passed")), "hidden": h, "message": str(c.get("message", ""))}
+                outcome.cases[name] = [{"passed": c.get("passed") is True, "hidden": h, "message": str(c.get("message", ""))}
                                        for c, h in zip(cases, hidden)]
             elif isinstance(cases, dict):
                 outcome.notes.append(f"The tests of {name} could not run: {cases.get('error', '')}")
@@ -602,19 +485,6 @@ def _kill(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def _verified_report(stdout: str, key: str) -> dict | None:
-    for line in stdout.splitlines():
-        if not line.startswith(RESULT_LINE):
-            continue
-        try:
-            message = json.loads(line[len(RESULT_LINE):])
-            if hmac.compare_digest(message["sig"], _sign(key, message["report"])):
-                return message["report"]
-        except (ValueError, KeyError, TypeError):
-            continue
-    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -652,31 +522,55 @@ def written_answers(raw: bytes, manual: list[dict]) -> dict[str, str]:
             for question, block in zip(manual, blocks)}
 
 
+
+
 def write_reports(outcomes: list[Outcome], specs: dict[str, dict], manual: list[dict], out: Path) -> None:
-    """gradebook.csv, feedback/<student>.md and written_answers.md in ``out``."""
+    """gradebook.csv, feedback/<student>.md, written_answers.md, review.md and results.json
+    (what ``merge`` reads) in ``out``. Student names are data: they never become a path, a
+    formula or markup."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "feedback").mkdir(exist_ok=True)
     questions = list(specs)
+    taken: set[str] = set()
+    files = {id(o): file_name_for(o.student, taken) for o in outcomes}
     with open(out / "gradebook.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "status", "autograded", "autograded_possible", "autograded_percent"]
                         + questions + [f"{q['name']} (by hand, /{q['points']:g})" for q in manual]
-                        + ["seconds", "notes"])
+                        + ["seconds", "feedback file", "notes", "for review"])
         for o in outcomes:
-            writer.writerow([o.student, o.status, f"{o.earned:g}", f"{o.possible:g}",
+            writer.writerow([spreadsheet_safe(o.student), o.status, f"{o.earned:g}", f"{o.possible:g}",
                              f"{100 * o.earned / o.possible:.1f}" if o.possible else ""]
-                            + [f"{o.scores[q][0]:g}" for q in questions] + ["" for _ in manual]
-                            + [f"{o.seconds:.0f}", " | ".join(o.notes)])
+                            + [f"{o.scores.get(q, (0, 0))[0]:g}" for q in questions] + ["" for _ in manual]
+                            + [f"{o.seconds:.0f}", f"feedback/{files[id(o)]}.md",
+                               spreadsheet_safe(" | ".join(o.notes)), spreadsheet_safe(" | ".join(o.review))])
     for o in outcomes:
-        (out / "feedback" / f"{o.student}.md").write_text(feedback_text(o, manual))
+        (out / "feedback" / f"{files[id(o)]}.md").write_text(feedback_text(o, manual))
     lines = ["# Written answers to grade by hand", ""]
     for q in manual:
         lines += [f"## {q['name']} ({q['points']:g} points)", ""]
         for o in outcomes:
             answer = o.written.get(q["name"], "") or "(no answer)"
-            lines += [f"### {o.student}", "", answer, ""]
+            lines += [f"### {markdown_text(o.student)}", "", quoted_block(answer), ""]
     (out / "written_answers.md").write_text("\n".join(lines))
+    review = ["# Code to look at", "",
+              "Cells that look as if they reach into the grading (the grading cannot be changed from a notebook, "
+              "so they cost no points; some are honest, such as `gc.collect()`).", ""]
+    for o in (o for o in outcomes if o.review):
+        review += [f"- **{markdown_text(o.student)}**: " + "; ".join(markdown_text(r) for r in o.review)]
+    (out / "review.md").write_text("\n".join(review) + "\n")
+    (out / "results.json").write_text(json.dumps({"questions": questions, "manual": manual,
+                                                  "outcomes": [asdict(o) for o in outcomes]}, indent=1))
 
+
+def read_results(folder: Path) -> tuple[list[Outcome], list[str], list[dict]]:
+    """The outcomes a ``grade`` run left in ``folder`` (its results.json)."""
+    data = json.loads((Path(folder) / "results.json").read_text())
+    outcomes = []
+    for record in data["outcomes"]:
+        record["scores"] = {k: tuple(v) for k, v in record["scores"].items()}
+        outcomes.append(Outcome(**record))
+    return outcomes, data["questions"], data["manual"]
 
 def short_failure(message: str, limit: int = 1200) -> str:
     """The failed statements of a doctest report and the error each raised, without the traceback."""
@@ -696,9 +590,11 @@ def short_failure(message: str, limit: int = 1200) -> str:
     return text if len(text) <= limit else text[:limit] + "\n..."
 
 
+
+
 def feedback_text(o: Outcome, manual: list[dict]) -> str:
     """What a student reads: score per question, what failed (hidden tests without details)."""
-    lines = [f"# Feedback for {o.student}", "",
+    lines = [f"# Feedback for {markdown_text(o.student)}", "",
              f"Autograded score: **{o.earned:g} / {o.possible:g}**  (status: {o.status})", "",
              "| question | points | tests passed |", "|---|---|---|"]
     for name, (earned, possible) in o.scores.items():
@@ -730,33 +626,72 @@ def feedback_text(o: Outcome, manual: list[dict]) -> str:
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"2/8"`` -> (2, 8): this machine grades the second of eight equal shares."""
+    if not text:
+        return 1, 1
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise SystemExit(f"--shard must look like 2/8 (shard 2 of 8), not {text!r}")
+    return int(match[1]), int(match[2])
+
+
 def grade_folder(assignment: str, submissions: Path, out: Path, *, instructor: Path | None = None,
                  timeout: float = DEFAULT_TIMEOUT, cell_timeout: float = DEFAULT_CELL_TIMEOUT,
-                 sandbox: bool = True) -> list[Outcome]:
-    """Grade every ``*.ipynb`` in ``submissions``; the student is the file name without ``.ipynb``."""
+                 sandbox: bool = True, shard: str | None = None, limits: dict | None = None) -> list[Outcome]:
+    """Grade every ``*.ipynb`` in ``submissions`` (or one shard of them); the student is the
+    file name without ``.ipynb``."""
     instructor = instructor or ROOT / "_build" / "assignments" / assignment / "instructor"
     if not (instructor / "tests").is_dir():
         raise SystemExit(f"No tests in {instructor}/tests: run `make assignments` first.")
+    if sandbox and judge.bubblewrap() is None:
+        raise SystemExit("Grading needs bubblewrap to isolate each submission: install it "
+                         "(Debian/Ubuntu: sudo apt-get install bubblewrap) and try again.")
     specs = load_tests(instructor / "tests")
     manifest = json.loads((instructor / "manifest.json").read_text())
     manual = [q for q in manifest["questions"] if q["manual"]]
     visible = instructor.parent / "student" / "tests"
     # Read every submission first: nothing a submission does later can change another one.
-    files = sorted(Path(submissions).glob("*.ipynb"))
-    if not files:
+    entries = read_submissions(submissions)
+    if not entries:
         raise SystemExit(f"No .ipynb files in {submissions}.")
-    submitted = [(path.stem, path.read_bytes()) for path in files]
+    number, shards = parse_shard(shard)
+    entries = entries[number - 1::shards]
     outcomes = []
-    for n, (student, raw) in enumerate(submitted, 1):
-        print(f"[{n}/{len(submitted)}] {student} ...", end=" ", flush=True)
-        outcome = grade_notebook(raw, student, assignment, specs, visible, timeout=timeout,
-                                 cell_timeout=cell_timeout, sandbox=sandbox)
-        outcome.written = written_answers(raw, manual)
+    for n, entry in enumerate(entries, 1):
+        print(f"[{n}/{len(entries)}] {entry.student!r} ...", end=" ", flush=True)
+        if entry.refused:
+            outcome = Outcome(entry.student, status="refused", notes=[f"Not graded: {entry.refused}."])
+            outcome.scores = {name: (0.0, score_question(spec, [])[1]) for name, spec in specs.items()}
+        else:
+            outcome = grade_notebook(entry.raw, entry.student, assignment, specs, visible, timeout=timeout,
+                                     cell_timeout=cell_timeout, sandbox=sandbox, limits=limits)
+            outcome.written = written_answers(entry.raw, manual)
         outcomes.append(outcome)
         print(f"{outcome.earned:g}/{outcome.possible:g} ({outcome.status}, {outcome.seconds:.0f} s)", flush=True)
         write_reports(outcomes, specs, manual, out)           # after each one: a crash loses nothing
     print(f"Gradebook: {out / 'gradebook.csv'}; feedback in {out / 'feedback'}; "
-          f"written answers in {out / 'written_answers.md'}")
+          f"written answers in {out / 'written_answers.md'}; code to look at in {out / 'review.md'}")
+    return outcomes
+
+
+def merge_folders(out: Path, shards: list[Path]) -> list[Outcome]:
+    """One gradebook from the folders that ``grade --shard k/n`` wrote."""
+    outcomes, questions, manual = [], None, None
+    for folder in shards:
+        part, part_questions, part_manual = read_results(folder)
+        if questions is not None and part_questions != questions:
+            raise SystemExit(f"{folder} was graded with other questions ({part_questions}) than {shards[0]}")
+        questions, manual = part_questions, part_manual
+        outcomes += part
+    students = [o.student for o in outcomes]
+    twice = sorted({s for s in students if students.count(s) > 1})
+    if twice:
+        raise SystemExit(f"Graded in more than one shard: {', '.join(map(repr, twice))}")
+    outcomes.sort(key=lambda o: o.student)
+    specs = {q: {} for q in questions or []}
+    write_reports(outcomes, specs, manual or [], out)
+    print(f"Merged {len(outcomes)} submissions from {len(shards)} shards into {out / 'gradebook.csv'}")
     return outcomes
 
 
@@ -766,10 +701,10 @@ def check_notebook(notebook: Path, tests: Path, *, timeout: float, cell_timeout:
     assignment = notebook.stem
     # A student's own check needs no sandbox; use one when the machine has it.
     outcome = grade_notebook(notebook.read_bytes(), assignment, assignment, specs, tests,
-                             timeout=timeout, cell_timeout=cell_timeout, sandbox=bubblewrap() is not None)
+                             timeout=timeout, cell_timeout=cell_timeout, sandbox=judge.bubblewrap() is not None)
     text = feedback_text(outcome, [])
     text = text.replace("Autograded score", "Score on the visible tests").replace(
-        f"# Feedback for {assignment}", f"# Visible tests of {notebook.name}")
+        f"# Feedback for {markdown_text(assignment)}", f"# Visible tests of {notebook.name}")
     print(text)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -786,20 +721,23 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("submissions", type=Path, help="folder of <student>.ipynb files")
     grade.add_argument("--out", type=Path, default=Path("gradebook"), help="where gradebook.csv and feedback go")
     grade.add_argument("--instructor", type=Path, help="the instructor folder written by `make assignments`")
+    grade.add_argument("--shard", help="grade only shard K of N (e.g. 2/8), for grading on several machines")
+    merge = commands.add_parser("merge", help="one gradebook from the folders of several shards")
+    merge.add_argument("out", type=Path)
+    merge.add_argument("shards", type=Path, nargs="+")
     check = commands.add_parser("check", help="run a notebook with its visible tests")
     check.add_argument("notebook", type=Path)
     check.add_argument("--tests", type=Path, default=Path("tests"))
     for sub in (grade, check):
         sub.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per submission")
         sub.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT, help="seconds per cell")
-    commands.add_parser("worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.command == "worker":
-        worker_main()
-        return 0
     if args.command == "grade":
         grade_folder(args.assignment, args.submissions, args.out, instructor=args.instructor,
-                     timeout=args.timeout, cell_timeout=args.cell_timeout)
+                     timeout=args.timeout, cell_timeout=args.cell_timeout, shard=args.shard)
+        return 0
+    if args.command == "merge":
+        merge_folders(args.out, args.shards)
         return 0
     outcome = check_notebook(args.notebook, args.tests, timeout=args.timeout, cell_timeout=args.cell_timeout)
     return 0 if outcome.possible and outcome.earned == outcome.possible else 1

@@ -268,7 +268,10 @@ def release(name: str) -> Path:
     (student / "README.md").write_text(README.format(name=name, title=title))
     (student / ".github/workflows").mkdir(parents=True)
     (student / ".github/workflows/check.yml").write_text(WORKFLOW.format(name=name))
-    shutil.copy(HERE / "grading.py", student / "grading.py")
+    from grading import GRADING_FILES
+    for grading_file in GRADING_FILES:
+        shutil.copy(HERE / grading_file, student / grading_file)
+    shutil.copy(HERE / "grade-workflow.yml", instructor / "grade-workflow.yml")
     (student / ".gitignore").write_text(".ipynb_checkpoints/\n__pycache__/\n")
 
     PAGES.mkdir(exist_ok=True)

@@ -1,7 +1,8 @@
 """Assignments: the release keeps its secrets, the tests are honest, grading survives bad submissions.
 
-The grading runs are real: each submission runs in its own sandbox with the assignment's
-visible and hidden tests, in fast, offline mode (the Makefile's test target sets both).
+The grading runs are real: each submission's cells run in a sandboxed kernel and the
+assignment's visible and hidden tests run in the judge, in fast, offline mode (the
+Makefile's test target sets both).
 Every assignment's solution and unchanged student version are graded once, in one batch;
 the bank of bad and hostile submissions is graded once, against one assignment (BANK), in
 the same batch. Grading times are measured by `make bench`, not asserted here.
@@ -10,6 +11,7 @@ the same batch. Grading times are measured by `make bench`, not asserted here.
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,8 +38,8 @@ def release_of(name):
     """The release of one assignment (regenerated if the authoring notebook is newer)."""
     target = ROOT / "_build" / "assignments" / name
     authoring = ROOT / "assignments" / name / f"{name}.ipynb"
-    newest_source = max(p.stat().st_mtime for p in (authoring, ROOT / "assignments/release.py",
-                                                     ROOT / "assignments/grading.py"))
+    newest_source = max(p.stat().st_mtime for p in [authoring, ROOT / "assignments/release.py"]
+                        + [ROOT / "assignments" / f for f in grading.GRADING_FILES])
     manifest = target / "instructor" / "manifest.json"
     if not manifest.exists() or manifest.stat().st_mtime < newest_source:
         release.release(name)
@@ -79,7 +81,10 @@ def test_release_has_what_students_and_instructors_need(released):
     assert f"otter-grader=={release.OTTER_VERSION}" in (student / "requirements.txt").read_text()
     assert f"%pip install --quiet otter-grader=={release.OTTER_VERSION}\n" in code
     assert f"git+{release.REPOSITORY}" in (student / "requirements.txt").read_text()
-    assert (student / "grading.py").read_text() == (ROOT / "assignments/grading.py").read_text()
+    for grading_file in grading.GRADING_FILES:
+        assert (student / grading_file).read_text() == (ROOT / "assignments" / grading_file).read_text()
+    grade_workflow = yaml.safe_load((instructor / "grade-workflow.yml").read_text())
+    assert "merge" in grade_workflow["jobs"] and "matrix" in grade_workflow["jobs"]["shard"]["strategy"]
     assert (ROOT / "assignments/pages" / f"{name}.md").exists()
     assert (ROOT / "assignments/pages" / f"{name}-student.zip").exists()
 
@@ -159,9 +164,132 @@ def _with_cell(nb, code, at):
     return nb
 
 
+# Hostile cells, each added to an otherwise unchanged notebook. None can change a result:
+# the tests run in the judge, outside the kernel, on plain data.
+ATTACKS = {
+    "rebinds_builtins": (
+        "bool = lambda *args, **kwargs: True\nisinstance = lambda *args, **kwargs: True\n"
+        "all = any = lambda *args, **kwargs: True\nlen = lambda *args, **kwargs: 10**6\nabs = lambda x: 0"),
+    "replaces_display": (
+        "import os\nfake = lambda *args, **kwargs: None\n"
+        "os.sys.modules['IPython.display'].display = fake\n"
+        "os.sys.modules['IPython.core.display_functions'].display = fake"),
+    "import_hook_patches_otter": (
+        "import sys, importlib.abc, importlib.util\n"
+        "def always_passes(self, env):\n"
+        "    from otter.test_files.abstract_test import TestCaseResult\n"
+        "    self.test_case_results = [TestCaseResult(test_case=c, message='', passed=True) for c in self.test_cases]\n"
+        "class PatchOtter(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name != 'otter.test_files.ok_test':\n"
+        "            return None\n"
+        "        sys.meta_path.remove(self)\n"
+        "        spec = importlib.util.find_spec(name)\n"
+        "        sys.meta_path.insert(0, self)\n"
+        "        original = spec.loader.exec_module\n"
+        "        def exec_module(module):\n"
+        "            original(module)\n"
+        "            module.OKTestFile.run = always_passes\n"
+        "        spec.loader.exec_module = exec_module\n"
+        "        return spec\n"
+        "sys.meta_path.insert(0, PatchOtter())\n"
+        "for name in [m for m in sys.modules if m.startswith(('otter', 'doctest'))]:\n"
+        "    del sys.modules[name]\n"
+        "import otter.test_files.ok_test"),
+    "alarm_patches_frames": (
+        "import signal, sys, doctest\n"
+        "def patch(signum, frame):\n"
+        "    while frame is not None:\n"
+        "        for space in (frame.f_locals, frame.f_globals):\n"
+        "            for key, value in list(space.items()):\n"
+        "                if hasattr(value, 'test_case_results'):\n"
+        "                    value.test_case_results = []\n"
+        "        frame = frame.f_back\n"
+        "    doctest.DocTestRunner.run = lambda self, *args, **kwargs: doctest.TestResults(0, 1)\n"
+        "signal.signal(signal.SIGALRM, patch)\n"
+        "signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)"),
+    "patches_event_manager_class": (
+        "%%capture\n"
+        "from IPython.core.events import EventManager\n"
+        "original = EventManager.trigger\n"
+        "def trigger(self, event, *args, **kwargs):\n"
+        "    exporter = get_ipython().user_ns.get('_dl4ss_exporter')\n"
+        "    if exporter is not None:\n"
+        "        exporter.encode = lambda value, depth=0: {'t': 'json', 'v': True}\n"
+        "    return original(self, event, *args, **kwargs)\n"
+        "EventManager.trigger = trigger"),
+    "forges_the_judges_report": (
+        "import json, os\n"
+        "forged = {'events': [], 'skipped': [], 'isolated': True,\n"
+        "          'results': {f'q{n}': [{'passed': True, 'message': ''}] * 6 for n in range(1, 10)}}\n"
+        "line = json.dumps(forged) + '\\n'\n"
+        "for pid in [p for p in os.listdir('/proc') if p.isdigit()] + [str(os.getppid()), 'self']:\n"
+        "    for fd in ('1', '2'):\n"
+        "        try:\n"
+        "            with open(f'/proc/{pid}/fd/{fd}', 'w') as f:\n"
+        "                f.write(line)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    try:\n"
+        "        with open(f'/proc/{pid}/mem', 'rb') as f:\n"
+        "            f.read(1)\n"
+        "    except (OSError, ValueError):\n"
+        "        pass\n"
+        "print(line)\n"
+        "os.write(1, line.encode())"),
+    "patches_doctest": (
+        "import doctest\n"
+        "doctest.DocTestRunner.summarize = lambda self, verbose=None: doctest.TestResults(0, 1)"),
+    "lies_through_the_exporter": (
+        "from IPython import get_ipython\n"
+        "def forge(*args):\n"
+        "    exporter = get_ipython().user_ns.get('_dl4ss_exporter')\n"
+        "    if exporter is not None:\n"
+        "        exporter.serve = lambda request, reply: open(exporter.exchange + '/' + reply, 'w').write(\n"
+        "            '{\"t\": \"json\", \"v\": true}')\n"
+        "get_ipython().events.register('pre_execute', forge)"),
+}
+
+AGREEABLE_FLOATS = """
+class Agreeable(float):
+    __eq__ = __le__ = __ge__ = __lt__ = __gt__ = lambda self, other: True
+    __ne__ = lambda self, other: False
+    __sub__ = __rsub__ = __add__ = __radd__ = lambda self, other: Agreeable(0.0)
+    __abs__ = lambda self: Agreeable(0.0)
+    __hash__ = float.__hash__
+test_accuracy = test_precision = test_recall = Agreeable(-1.0)
+"""
+
+HITS_THE_LIMITS = """
+import os, time
+try:
+    hog = bytearray(6 * 2**30)
+except MemoryError:
+    hog = None
+else:
+    raise RuntimeError("no memory limit: 6 GiB allocated")
+children = []
+try:
+    for _ in range(600):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+except OSError:
+    pass
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+if len(children) >= 600:
+    raise RuntimeError("no process limit: 600 processes started")
+"""
+
+
 def _submissions(name, target, canary):
     """(student, notebook text or bytes, what the grade must look like): the solution and the
-    unchanged student version for every assignment, and for BANK the bad submissions too."""
+    unchanged student version for every assignment, and for BANK the bad submissions too.
+    Bytes None mean: ``graded_batch`` makes the file itself (a link)."""
     solution = nbformat.read(target / "instructor" / f"{name}-solution.ipynb", as_version=4)
     blank = nbformat.read(target / "student" / f"{name}.ipynb", as_version=4)
     setup = next(i for i, c in enumerate(solution.cells) if c.cell_type == "code" and "grader = assignment_grader(" in c.source)
@@ -174,6 +302,7 @@ def _submissions(name, target, canary):
     honest = [("solution", write(solution), "full"), ("unchanged_student_version", write(blank), "zero")]
     if name != BANK:
         return honest
+    solution_path = target / "instructor" / f"{name}-solution.ipynb"
     return honest + [
         ("not_a_notebook", b'{"cells": [ this is not json', "unreadable"),
         ("raises_in_last_question", write(raising), "partial"),
@@ -188,17 +317,25 @@ def _submissions(name, target, canary):
             f"for path in [{str(canary)!r}, {str(canary.parent)!r}, 'tests', '..', os.path.expanduser('~')]:\n"
             "    shutil.rmtree(path, ignore_errors=True)\n"
             "    try:\n        os.remove(path)\n    except OSError:\n        pass"), None)), "full"),
+        ("correct_with_gc_collect", write(_with_cell(solution, "import gc\ngc.collect()", None)), "full"),
+        ("hits_the_limits", write(_with_cell(solution, HITS_THE_LIMITS, None)), "full"),
+        ("agreeable_floats", write(_with_cell(solution, AGREEABLE_FLOATS, None)), "partial"),
         ("prints_fake_passes", write(_with_cell(blank, (
             'for q in range(1, 9):\n    print(f"q{q} results: All test cases passed!")\n'
             'print("Autograded score: 100 / 100")'), None)), "zero"),
         ("tampers_with_grader", write(_with_cell(blank, (
             "import otter.test_files.ok_test as ok\nok.run_doctest = lambda *args: (True, '')\n"
-            "grader.check = lambda *args, **kwargs: True"), setup + 1)), "zero, flagged"),
+            "grader.check = lambda *args, **kwargs: True"), setup + 1)), "zero"),
         ("rewrites_test_files", write(_with_cell(blank, (
             "import os, glob\nfor path in glob.glob('tests/*.py'):\n"
             "    name = os.path.basename(path)[:-3]\n"
             "    open(path, 'w').write('OK_' + 'FORMAT = True\\ntest = {\"name\": \"%s\", \"points\": 1, "
             "\"suites\": [{\"cases\": [], \"type\": \"doctest\"}]}' % name)"), None)), "zero"),
+        ("runs_the_instructors_solution", write(_with_cell(blank, (
+            f"%run {solution_path}\n%run ../../instructor/{name}-solution.ipynb"), None)), "zero"),
+    ] + [(attack, write(_with_cell(blank, code, setup + 1)), "zero") for attack, code in ATTACKS.items()] + [
+        ("symlinked_solution", None, "refused: symbolic link"),
+        ("hardlinked_solution", None, "refused: hard link"),
     ]
 
 
@@ -217,15 +354,24 @@ def graded_batch(name, tmp_path_factory):
     submissions = tmp / "submissions"
     submissions.mkdir()
     expected = {}
+    solution_path = target / "instructor" / f"{name}-solution.ipynb"
     for student, text, expect in _submissions(name, target, canary):
-        (submissions / f"{student}.ipynb").write_bytes(text if isinstance(text, bytes) else text.encode())
+        path = submissions / f"{student}.ipynb"
+        if student == "symlinked_solution":
+            path.symlink_to(solution_path)
+        elif student == "hardlinked_solution":
+            shutil.copy(solution_path, tmp / "outside" / "solution-copy.ipynb")
+            os.link(tmp / "outside" / "solution-copy.ipynb", path)
+        else:
+            path.write_bytes(text if isinstance(text, bytes) else text.encode())
         expected[student] = expect
     out = tmp / "gradebook"
     outcomes = grading.grade_folder(name, submissions, out, timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT)
     with open(out / "gradebook.csv") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     _BATCHES[name] = {"name": name, "target": target, "rows": rows, "expected": expected, "out": out,
-                      "canary": canary, "seconds": {o.student: o.seconds for o in outcomes}}
+                      "canary": canary, "seconds": {o.student: o.seconds for o in outcomes},
+                      "outcomes": {o.student: o for o in outcomes}}
     return _BATCHES[name]
 
 
@@ -256,22 +402,38 @@ def test_every_bad_submission_gets_the_score_it_earned_and_a_reason(bank):
     reasons = {"unreadable": "not a readable Jupyter notebook", "raises_in_last_question": "raised RuntimeError",
                "loops_forever": "was interrupted", "ignores_interrupts": "did not stop when interrupted",
                "calls_sys_exit": "raised SystemExit", "kills_its_process": "ended the Python process",
-               "tampers_with_grader": "reaches into the grading machinery"}
+               "symlinked_solution": "symbolic link", "hardlinked_solution": "hard link"}
     for student, expect in graded["expected"].items():
         row, score = rows[student], float(rows[student]["autograded"])
         if expect == "full":
             assert score == full, f"{student}: {score} of {full}: {row['notes']}"
-        elif expect.startswith("zero"):
-            assert score <= 0.1 * full, f"{student}: {score} of {full}"
+        elif expect == "zero":                     # a blank notebook and a cell that tries to forge
+            assert score == 0, f"{student}: {score} of {full}: {row['notes']}"
         elif expect == "partial":
             assert 0 < score < full, f"{student}: {score} of {full}: {row['notes']}"
         elif expect == "unreadable":
             assert score == 0 and row["status"] == "unreadable"
-        if "flagged" in expect:
-            assert "flagged" in row["status"]
+        elif expect.startswith("refused"):
+            assert score == 0 and row["status"] == "refused", row
         key = "unreadable" if expect == "unreadable" else student
         if key in reasons:
             assert reasons[key] in row["notes"], f"{student}: {row['notes']}"
+    # The limits held: the 6 GiB allocation failed and the fork loop stopped (the cell says
+    # "no ... limit" otherwise); the cell itself ran to its end.
+    assert "limit" not in rows["hits_the_limits"]["notes"], rows["hits_the_limits"]["notes"]
+    # A float that agrees with every comparison is a float like any other once it is data:
+    # the metrics question gets what -1.0 gets.
+    agreeable = graded["outcomes"]["agreeable_floats"].scores["q6"]
+    assert agreeable[0] < agreeable[1], agreeable
+
+
+def test_suspicious_code_is_shown_to_the_instructor_and_costs_nothing(bank):
+    rows = bank["rows"]
+    assert "imports gc" in rows["correct_with_gc_collect"]["for review"]
+    assert "imports otter.test_files" in rows["tampers_with_grader"]["for review"]
+    assert rows["solution"]["for review"] == ""
+    review = (bank["out"] / "review.md").read_text()
+    assert "correct\\_with\\_gc\\_collect" in review and "solution**" not in review
 
 
 def test_a_submission_cannot_touch_files_outside_its_sandbox(bank):
@@ -305,52 +467,117 @@ def test_feedback_is_readable_and_keeps_hidden_tests_secret(graded):
     for q in (q for q in manifest["questions"] if q["manual"]):
         answers = {part.split("\n", 1)[0]: part for part in sections[q["name"]].split("\n### ")[1:]}
         assert model_answers[q["name"]] in answers["solution"], q["name"]
-        assert "(no answer)" in answers["unchanged_student_version"]
+        assert "(no answer)" in answers[grading.markdown_text("unchanged_student_version")]
     print("grading times (s):", {student: round(seconds) for student, seconds in graded["seconds"].items()})
 
 
-FORGE_FROM_A_HOOK = """
-import ast, json
-from IPython import get_ipython
-from IPython.display import display
+# Run in the kernel after the tests (grade_notebook's after_tests): look for the hidden tests
+# everywhere the student's code could look. The needles arrive shifted by one byte value, so
+# the probe never holds the text it looks for; a control needle, made in the kernel, shows
+# that the search finds what is there.
+PROBE = r'''
+def _dl4ss_look(needles_hex, control_hex, paths_not_to_see):
+    import os, socket
+    shift = bytes((i + 1) % 256 for i in range(256))
+    needles = [bytes.fromhex(h) for h in needles_hex] + [bytes.fromhex(control_hex)]
+    control_text = "dl4ss-control-" + "needle" * 3          # made here, so it is in memory
+    overlap = max(len(n) for n in needles)
+    found = {"memory": set(), "files": set(), "environment": set()}
 
-def forge(info=None, result=None):
-    source = (info or result.info).raw_cell
-    if "_dl4ss_run_tests(" not in source:
-        return
-    call = ast.parse(source).body[-1].value
-    specs, key = json.loads(call.args[0].value), call.args[1].value
-    passed = {name: [{"passed": True, "message": ""} for _ in spec["suites"][0]["cases"]]
-              for name, spec in specs.items()}
-    display({"application/vnd.dl4ss.grading+json": {"key": key, "results": passed}}, raw=True)
+    def search(data, where):
+        data = data.translate(shift)
+        for i, needle in enumerate(needles):
+            if needle in data:
+                found[where].add(i)
 
-get_ipython().events.register("pre_run_cell", forge)
-get_ipython().events.register("post_run_cell", lambda result: forge(result=result))
-"""
+    scanned = 0
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+        for line in maps.read().splitlines():
+            fields = line.split()
+            perms, name = fields[1], fields[5] if len(fields) > 5 else ""
+            if perms[0] != "r" or name.startswith("[v") or (name.startswith("/") and "w" not in perms):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            for at in range(start, end, 1 << 24):
+                try:
+                    mem.seek(at)
+                    data = mem.read(min((1 << 24) + overlap, end - at))
+                except (OSError, OverflowError, ValueError):
+                    break
+                scanned += len(data)
+                search(data, "memory")
+    search("\n".join(f"{k}={v}" for k, v in os.environ.items()).encode(), "environment")
+    skip = ("/proc", "/sys", "/dev", "/usr") + tuple(p for p in paths_not_to_see if p)
+    read_files = 0
+    for folder, dirs, files in os.walk("/"):
+        dirs[:] = [d for d in dirs if not os.path.join(folder, d).startswith(skip)]
+        if folder.startswith(__import__("sys").prefix) or folder.startswith(__import__("sys").base_prefix):
+            dirs[:] = []
+            continue
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) < 50 * 2**20:
+                    with open(path, "rb") as f:
+                        search(f.read(), "files")
+                    read_files += 1
+            except OSError:
+                pass
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=2).close()
+        network = True
+    except OSError:
+        network = False
+    status = open("/proc/self/status").read()
+    return {"memory_scanned": scanned, "files_read": read_files, "control": len(needles) - 1,
+            "found": {k: sorted(v) for k, v in found.items()},
+            "visible": [p for p in paths_not_to_see if os.path.exists(p)],
+            "uid": os.getuid(), "capabilities": status.split("CapEff:")[1].split()[0],
+            "processes": len([p for p in os.listdir("/proc") if p.isdigit()]), "network": network,
+            "control_text_length": len(control_text)}
+'''
 
 
-def test_changes_the_code_check_misses_do_not_reach_the_tests(tmp_path, monkeypatch):
-    """Second line of defence: even cells that the code check let through (here: all of them)
-    cannot make the tests pass by patching otter or doctest or by forging results from a hook."""
+def _shifted_hex(text):
+    return bytes((b + 1) % 256 for b in text.encode()).hex()
+
+
+def test_hidden_tests_and_expected_values_never_reach_the_kernel(tmp_path):
+    """After grading the solution, the kernel's memory, the files it can read and its
+    environment hold no hidden test and no expected value; the instructor's folder and the
+    repository are not there; the kernel runs unprivileged, without network, alone."""
     name, target = release_of(BANK)
-    blank = nbformat.read(target / "student" / f"{name}.ipynb", as_version=4)
-    setup = next(i for i, c in enumerate(blank.cells) if c.cell_type == "code" and "grader = assignment_grader(" in c.source)
-    patches = {
-        "patches_otter": "import otter.test_files.ok_test as ok\nok.run_doctest = lambda *args: (True, '')",
-        "patches_doctest": ("import doctest\n"
-                            "doctest.DocTestRunner.summarize = lambda self, verbose=None: doctest.TestResults(0, 1)"),
-        "forges_results_from_a_hook": FORGE_FROM_A_HOOK,
-    }
-    submissions = tmp_path / "subs"
-    submissions.mkdir()
-    for student, code in patches.items():
-        nbformat.write(_with_cell(blank, code, setup + 1), submissions / f"{student}.ipynb")
-    monkeypatch.setattr(grading, "tampering_by_cell", lambda sources: [[] for _ in sources])
-    outcomes = grading.grade_folder(name, submissions, tmp_path / "out", timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT)
-    assert len(outcomes) == len(patches) and all(outcome.possible > 0 for outcome in outcomes)
-    assert all(outcome.status == "graded" for outcome in outcomes), "every cell ran, none was flagged"
-    forged = [f"{o.student}: {o.earned:g} of {o.possible:g}" for o in outcomes if o.earned > 0.1 * o.possible]
-    assert forged == []
+    specs = grading.load_tests(target / "instructor" / "tests")
+    raw = (target / "instructor" / f"{name}-solution.ipynb").read_bytes()
+    visible = "\n".join(case["code"] for spec in grading.load_tests(target / "student" / "tests").values()
+                        for case in spec["suites"][0]["cases"])
+    # Lines of hidden tests that are neither visible tests nor code of the submission itself.
+    needles = sorted({line.strip()[4:] for spec in specs.values() for case in spec["suites"][0]["cases"]
+                      if case["hidden"] for line in case["code"].splitlines()
+                      if line.strip().startswith(">>> ") and len(line.strip()) > 40
+                      and line.strip()[4:] not in visible and line.strip()[4:] not in raw.decode()})
+    assert len(needles) >= 10
+    canary = tmp_path / "another-students-feedback.md"
+    canary.write_text("seen")
+    paths = [str(target / "instructor"), str(ROOT / "assignments"), str(ROOT / "_build"), str(ROOT / ".git"),
+             str(canary)]
+    shifted = [_shifted_hex(n) for n in needles]
+    probe = PROBE + f"dl4ss_probe = _dl4ss_look({shifted!r}, {_shifted_hex('dl4ss-control-' + 'needle' * 3)!r}, {paths!r})\n"
+    outcome = grading.grade_notebook(raw, "solution", name, specs, target / "student" / "tests",
+                                     timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT, after_tests=probe)
+    assert outcome.earned == outcome.possible > 0, outcome.notes
+    found = outcome.probe
+    assert found is not None, outcome.notes
+    control = found["control"]
+    assert control in found["found"]["memory"], "the memory search finds what is there"
+    assert found["memory_scanned"] > 100 * 2**20 and found["files_read"] > 0, found
+    for where, hits in found["found"].items():
+        hidden_hits = [needles[i] for i in hits if i != control]
+        assert hidden_hits == [], f"hidden test code in the kernel's {where}: {hidden_hits[:3]}"
+    assert found["visible"] == [], "the sandbox shows the instructor's files or the repository"
+    assert found["uid"] != 0 and found["capabilities"] == "0000000000000000"
+    assert found["network"] is False and found["processes"] <= 5, found
+    print("probe:", {k: found[k] for k in ("memory_scanned", "files_read", "processes", "uid", "network")})
 
 
 def test_assignment1_text_holds_on_the_data(monkeypatch):
@@ -389,7 +616,8 @@ def test_students_check_command_runs_the_visible_tests(tmp_path):
     name, target = release_of(BANK)
     repo = tmp_path / "repo"
     (repo / "tests").mkdir(parents=True)
-    shutil.copy(target / "student" / "grading.py", repo / "grading.py")
+    for grading_file in grading.GRADING_FILES:
+        shutil.copy(target / "student" / grading_file, repo / grading_file)
     (repo / "tests" / "q1.py").write_text(
         "OK_FORMAT = True\ntest = {'name': 'q1', 'points': 2, 'suites': [{'cases': [{'code': '>>> answer\\n42\\n', "
         "'hidden': False, 'locked': False}], 'scored': True, 'setup': '', 'teardown': '', 'type': 'doctest'}]}\n")
@@ -407,3 +635,74 @@ def test_students_check_command_runs_the_visible_tests(tmp_path):
     assert "Score on the visible tests" in summary and "2 / 2" in summary
     code, summary, log = outcomes["wrong"]
     assert code == 1 and "0 / 2" in summary, log
+
+
+def test_only_regular_files_in_the_folder_are_graded(tmp_path):
+    folder, elsewhere = tmp_path / "submissions", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "answers.ipynb").write_text("{}")
+    (folder / "alice.ipynb").write_text('{"cells": []}')
+    (folder / "bob.ipynb").symlink_to(elsewhere / "answers.ipynb")
+    os.link(elsewhere / "answers.ipynb", folder / "carol.ipynb")
+    os.mkfifo(folder / "dave.ipynb")
+    (folder / "erin.ipynb").mkdir()
+    (folder / "notes.txt").write_text("not a notebook name")
+    entries = {e.student: e for e in grading.read_submissions(folder)}
+    assert set(entries) == {"alice", "bob", "carol", "dave", "erin"}
+    assert entries["alice"].refused == "" and entries["alice"].raw == b'{"cells": []}'
+    assert "symbolic link" in entries["bob"].refused and entries["bob"].raw == b""
+    assert "hard link" in entries["carol"].refused
+    assert "not a regular file" in entries["dave"].refused and "not a regular file" in entries["erin"].refused
+
+
+def test_student_names_are_data_in_every_report(tmp_path):
+    """A file name is chosen by the student: it must not become a path, a spreadsheet formula
+    or markup in what the instructor opens."""
+    names = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "..", ".hidden", "a/b", "é è",
+             "<img src=x onerror=alert(1)>", "line\nbreak", "# heading", "ok_name"]
+    specs = {"q1": {}}
+    manual = [{"name": "q7", "points": 2}]
+    outcomes = [grading.Outcome(n, scores={"q1": (1.0, 2.0)}, notes=["=cmd|' /C calc'!A0"],
+                                written={"q7": "~~~~\nmy answer ``` with fences"}) for n in names]
+    out = tmp_path / "out"
+    grading.write_reports(outcomes, specs, [dict(q) for q in manual], out)
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        assert row["student"][:1] not in "=+-@", row["student"]
+        assert row["notes"][:1] not in "=+-@"
+        path = (out / row["feedback file"]).resolve()
+        assert path.parent == (out / "feedback").resolve() and path.exists()
+    files = sorted(p.name for p in (out / "feedback").iterdir())
+    assert len(files) == len(names) and not any(f.startswith(".") for f in files)
+    written = (out / "written_answers.md").read_text()
+    assert re.search(r"(?<!\\)<img", written) is None and "\\<img" in written, "markup shown as text"
+    assert "\n# heading" not in written and "### \\# heading" in written
+    assert "\n~~~~~\n~~~~\nmy answer" in written, "an answer cannot close the fence around it"
+
+
+def test_a_class_split_into_shards_merges_into_one_gradebook(tmp_path):
+    """grade --shard k/n grades every n-th submission; merge puts the shards back together.
+    (Unreadable files stand in for notebooks: sharding does not depend on what they hold.)"""
+    name, target = release_of(BANK)
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    students = [f"student{i:02d}" for i in range(7)]
+    for student in students:
+        (folder / f"{student}.ipynb").write_text("not a notebook")
+    parts = []
+    for k in (1, 2, 3):
+        out = tmp_path / f"shard-{k}"
+        parts.append({o.student for o in grading.grade_folder(name, folder, out, shard=f"{k}/3")})
+    assert set().union(*parts) == set(students) and sum(map(len, parts)) == len(students)
+    merged = grading.merge_folders(tmp_path / "gradebook", [tmp_path / f"shard-{k}" for k in (1, 2, 3)])
+    assert [o.student for o in merged] == students
+    with open(tmp_path / "gradebook" / "gradebook.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["student"] for r in rows] == students and all(r["status"] == "unreadable" for r in rows)
+    assert len(list((tmp_path / "gradebook" / "feedback").glob("*.md"))) == len(students)
+    with pytest.raises(SystemExit):
+        grading.merge_folders(tmp_path / "twice", [tmp_path / "shard-1", tmp_path / "shard-1"])
+    with pytest.raises(SystemExit):
+        grading.parse_shard("4/3")

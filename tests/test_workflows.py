@@ -113,6 +113,22 @@ def test_student_release_workflow_is_valid():
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def test_instructors_grading_workflow_runs_shards_and_merges_them():
+    """assignments/grade-workflow.yml (copied into the instructor bundle): valid, a matrix of
+    shards that each run `make grade ... SHARD=k/n`, and a merge job after them."""
+    path = ROOT / "assignments" / "grade-workflow.yml"
+    run = validate([path])
+    assert run.returncode == 0, run.stdout + run.stderr
+    workflow = yaml.safe_load(path.read_text())
+    shard = workflow["jobs"]["shard"]
+    steps = " ".join(str(step.get("run", "")) for step in shard["steps"])
+    assert "make grade" in steps and "SHARD=${{ matrix.shard }}/" in steps
+    assert "matrix" in shard["strategy"] and shard["strategy"]["fail-fast"] is False
+    merge = workflow["jobs"]["merge"]
+    assert merge["needs"] == "shard"
+    assert "grading.py merge" in " ".join(str(step.get("run", "")) for step in merge["steps"])
+
+
 def test_full_mode_runner_reports_each_notebook_and_fails_when_one_raises(tmp_path):
     """`make test-full` runs tests/notebook_tools.py --execute: full mode, a line per notebook."""
     import nbformat
