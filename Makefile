@@ -19,7 +19,8 @@ STAMP := $(VENV)/.installed
 # new checkout installs the newest releases that requirements.txt allows instead (what a new
 # machine gets from `make book`; the weekly workflow runs it beside the runs in Colab's versions).
 CONSTRAINTS ?= -c constraints.txt
-# Debian packages: bubblewrap isolates each graded submission (see assignments/grading.py);
+# Debian packages: bubblewrap isolates each graded submission, util-linux's setpriv and prlimit
+# drop its privileges and set its limits (see assignments/judge.py);
 # chromium runs the browser tests of the site (tests/test_site_browser.py).
 # Data sets that come as Debian packages (used when there is no network).
 DEBIAN_DATA := dataset-fashion-mnist
@@ -112,6 +113,7 @@ system-packages:
 	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="python3-venv"; \
 	for d in $(DEBIAN_DATA_DIRS); do [ -d "$$d" ] || missing="$$missing $(DEBIAN_DATA)"; done; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v setpriv >/dev/null && command -v prlimit >/dev/null || missing="$$missing util-linux"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \

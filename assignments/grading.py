@@ -722,6 +722,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--out", type=Path, default=Path("gradebook"), help="where gradebook.csv and feedback go")
     grade.add_argument("--instructor", type=Path, help="the instructor folder written by `make assignments`")
     grade.add_argument("--shard", help="grade only shard K of N (e.g. 2/8), for grading on several machines")
+    grade.add_argument("--memory-gb", type=float, default=judge.LIMITS["memory_bytes"] / 2**30,
+                       help="memory limit of each submission's kernel (default %(default)g)")
     merge = commands.add_parser("merge", help="one gradebook from the folders of several shards")
     merge.add_argument("out", type=Path)
     merge.add_argument("shards", type=Path, nargs="+")
@@ -734,7 +736,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "grade":
         grade_folder(args.assignment, args.submissions, args.out, instructor=args.instructor,
-                     timeout=args.timeout, cell_timeout=args.cell_timeout, shard=args.shard)
+                     timeout=args.timeout, cell_timeout=args.cell_timeout, shard=args.shard,
+                     limits={"memory_bytes": int(args.memory_gb * 2**30)})
         return 0
     if args.command == "merge":
         merge_folders(args.out, args.shards)

@@ -209,7 +209,12 @@ class Kernel:
         self.client = BlockingKernelClient()
         self.client.load_connection_file(connection)
         self.client.start_channels()
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.client.stop_channels()
+            self._kill()
+            raise
         if self.isolated and os.geteuid() == 0:
             # The kernel has made its sockets; from now on it cannot replace them (by a link to
             # another socket of this machine, which the judge would follow when reconnecting).
@@ -235,15 +240,18 @@ class Kernel:
     def interrupt(self) -> None:
         self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))
 
+    def _kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
     def close(self) -> None:
         try:
             self.client.stop_channels()
         finally:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait()
+            self._kill()
             os.close(self.exchange_fd)
 
     def run(self, code: str, timeout: float, *, silent: bool = False) -> dict:
