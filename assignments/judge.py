@@ -119,14 +119,16 @@ def sandbox_prefix(bwrap: str, root: Path, workdir: Path, limits: dict) -> list[
     for name in ETC_FILES:
         if os.path.exists(f"/etc/{name}"):
             args.extend(["--ro-bind", f"/etc/{name}", f"/etc/{name}"])
+    # The memory file systems first: a virtual environment or a scratch folder under /tmp is
+    # then mounted on top of the new /tmp, not hidden by it.
+    args.extend(["--dev", "/dev", "--proc", "/proc",
+                 "--perms", "1777", "--size", str(limits["tmp_bytes"]), "--tmpfs", "/tmp",
+                 "--perms", "1777", "--size", str(limits["tmp_bytes"]), "--tmpfs", "/dev/shm"])
+    made.update({"/dev", "/proc", "/tmp", "/dev/shm"})
     for path in environment_paths():
         parents(path + "/x")
         made.add(path)
         args.extend(["--ro-bind", path, path])
-    args.extend(["--dev", "/dev", "--proc", "/proc",
-                 "--perms", "1777", "--size", str(limits["tmp_bytes"]), "--tmpfs", "/tmp",
-                 "--perms", "1777", "--size", str(limits["tmp_bytes"]), "--tmpfs", "/dev/shm"])
-    made.add("/tmp")
     parents(str(root) + "/x")
     # The scratch folder read-only, its sub-folders writable: each is a mount point, which the
     # notebook can empty but neither delete nor replace (``shutil.rmtree("..")``).
@@ -201,7 +203,7 @@ class Kernel:
                     for name in [folder] + [os.path.join(folder, n) for n in dirs + files]:
                         os.lchown(name, SANDBOX_UID, SANDBOX_UID)
         command = [sys.executable, "-m", "ipykernel_launcher", "-f", connection,
-                   "--HistoryManager.hist_file=:memory:", "--IPKernelApp.parent_handle=0"]
+                   "--HistoryManager.hist_file=:memory:"]
         if self.isolated:
             command = sandbox_prefix(bwrap, root, workdir, limits) + command
         self.process = subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,

@@ -706,3 +706,42 @@ def test_a_class_split_into_shards_merges_into_one_gradebook(tmp_path):
         grading.merge_folders(tmp_path / "twice", [tmp_path / "shard-1", tmp_path / "shard-1"])
     with pytest.raises(SystemExit):
         grading.parse_shard("4/3")
+
+
+def test_the_sandbox_shows_the_environment_and_the_scratch_folders_only(tmp_path, monkeypatch):
+    """The sandbox itself, without a kernel: read-only environment (here one under /tmp, as a
+    fresh clone's venv can be), writable scratch sub-folders that cannot be removed, nothing
+    else of the machine, an unprivileged user when the grader is root."""
+    import judge
+
+    bwrap = judge.bubblewrap()
+    assert bwrap, "bubblewrap is installed by the Makefile"
+    environment = tmp_path / "venv"
+    environment.mkdir()
+    (environment / "python.txt").write_text("the environment")
+    secret = tmp_path / "instructor" / "tests.py"
+    secret.parent.mkdir()
+    secret.write_text("hidden")
+    root = tmp_path / "scratch"
+    (root / "work").mkdir(parents=True)
+    (root / "home").mkdir()
+    if os.geteuid() == 0:
+        for path in (root, root / "work", root / "home"):
+            os.chown(path, judge.SANDBOX_UID, judge.SANDBOX_UID)
+    monkeypatch.setattr(judge, "environment_paths", lambda: [str(environment)])
+    script = (f"cat {environment}/python.txt; echo; "
+              f"test -e {secret} && echo SEES-SECRET; "
+              f"echo written > {root}/work/out.txt && echo WROTE; "
+              f"touch {environment}/x 2>/dev/null && echo ENV-WRITABLE; "
+              f"rmdir {root}/home 2>/dev/null && echo REMOVED-HOME; "
+              f"touch {root}/new 2>/dev/null && echo ROOT-WRITABLE; "
+              "id -u; grep CapEff /proc/self/status")
+    run = subprocess.run(judge.sandbox_prefix(bwrap, root, root / "work", judge.LIMITS) + ["/bin/sh", "-c", script],
+                         capture_output=True, text=True, timeout=60)
+    out = run.stdout
+    assert "the environment" in out and "WROTE" in out, run.stdout + run.stderr
+    for bad in ("SEES-SECRET", "ENV-WRITABLE", "REMOVED-HOME", "ROOT-WRITABLE"):
+        assert bad not in out, out
+    assert (root / "work" / "out.txt").read_text() == "written\n"
+    if os.geteuid() == 0:
+        assert f"\n{judge.SANDBOX_UID}\n" in out and "CapEff:\t0000000000000000" in out, out
