@@ -340,8 +340,14 @@ class RemoteObject:
         return self._values.request({"op": "attr", "handle": self._handle, "attr": name}, f"attribute {name}")
 
     @property
-    def __class__(self):                                    # isinstance(x, keras.callbacks.EarlyStopping)
-        return _known_class(self._class_path) or RemoteObject
+    def __class__(self):
+        # isinstance(x, keras.callbacks.EarlyStopping) holds, also for the notebook's own
+        # subclass of it: the nearest class of a trusted library in the object's MRO.
+        for path in [self._class_path] + self._mro:
+            known = _known_class(path)
+            if known is not None:
+                return known
+        return RemoteObject
 
     def __repr__(self):
         return f"<{self._class_path} in the student's kernel>"
@@ -567,16 +573,23 @@ class KernelValues:
 # The tests, run here
 # ---------------------------------------------------------------------------------------
 
-def names_used(code: str) -> list[str]:
-    """Names a doctest's code reads but neither binds nor gets from Python: the notebook's."""
+def doctest_trees(code: str) -> list[ast.AST]:
+    """The parsed statements of a doctest (those that do not parse fail when the test runs)."""
     import doctest
 
-    loaded, bound = [], set()
+    trees = []
     for example in doctest.DocTestParser().get_examples(code):
         try:
-            tree = ast.parse(example.source)
+            trees.append(ast.parse(example.source))
         except SyntaxError:
             continue
+    return trees
+
+
+def names_used(code: str) -> list[str]:
+    """Names a doctest's code reads but neither binds nor gets from Python: the notebook's."""
+    loaded, bound = [], set()
+    for tree in doctest_trees(code):
         for node in ast.walk(tree):
             if isinstance(node, ast.Name):
                 (loaded.append if isinstance(node.ctx, ast.Load) else bound.add)(node.id)
@@ -649,16 +662,10 @@ def _progress(message: str) -> None:
 
 def modules_the_tests_import(specs: dict[str, dict]) -> list[str]:
     """Top-level modules the tests import (numpy, keras ...)."""
-    import doctest
-
     found = []
     for spec in specs.values():
         for case in spec["suites"][0]["cases"]:
-            for example in doctest.DocTestParser().get_examples(case["code"]):
-                try:
-                    tree = ast.parse(example.source)
-                except SyntaxError:
-                    continue
+            for tree in doctest_trees(case["code"]):
                 for node in ast.walk(tree):
                     names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                         [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []

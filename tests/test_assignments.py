@@ -745,3 +745,47 @@ def test_the_sandbox_shows_the_environment_and_the_scratch_folders_only(tmp_path
     assert (root / "work" / "out.txt").read_text() == "written\n"
     if os.geteuid() == 0:
         assert f"\n{judge.SANDBOX_UID}\n" in out and "CapEff:\t0000000000000000" in out, out
+
+
+def test_values_cross_from_the_kernel_as_plain_data_only(tmp_path):
+    """kernel_side.py's answers, decoded by the judge (here in one process, without a kernel):
+    the types a test needs survive, a float that agrees with everything becomes a float, and
+    a link planted where an answer should be is refused."""
+    import numpy as np
+    import pandas as pd
+
+    import judge
+
+    namespace = {}
+    exec(compile((ROOT / "assignments" / "kernel_side.py").read_text(), "kernel_side.py", "exec"), namespace)
+    exporter = namespace["PlainDataExporter"]({}, str(tmp_path))
+    kernel = judge.Kernel.__new__(judge.Kernel)
+    kernel.exchange, kernel.exchange_fd = tmp_path, os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    values = judge.KernelValues(kernel, judge.LIMITS)
+
+    class Agreeable(float):
+        __eq__ = __lt__ = __gt__ = lambda self, other: True
+
+    frame = pd.DataFrame({"age": [31, 45], "vote": [1.0, np.nan], "race": pd.Categorical(["White", "Black"]),
+                          "state": ["Ohio", None], "flag": pd.array([True, None], dtype="boolean")})
+    value = {"rate": Agreeable(0.5), "n": np.int64(3), "shape": (None, 5), "names": ["a", "b"],
+             "X": np.arange(6.0).reshape(2, 3), "frame": frame, "series": frame["age"], "set": {1, 2}}
+    back = values.decode(exporter.encode(value))
+    assert type(back["rate"]) is float and back["rate"] == 0.5 and not back["rate"] == 0.7
+    assert type(back["n"]) is int and back["shape"] == (None, 5) and back["set"] == {1, 2}
+    assert isinstance(back["X"], np.ndarray) and np.array_equal(back["X"], value["X"])
+    pd.testing.assert_frame_equal(back["frame"], frame, check_dtype=False)
+    assert str(back["frame"]["race"].dtype) == "category" and back["frame"]["vote"].isna().sum() == 1
+    assert pd.api.types.is_numeric_dtype(back["frame"]["age"]) and not pd.api.types.is_numeric_dtype(back["frame"]["state"])
+    assert list(back["series"]) == [31, 45]
+    handle = exporter.encode(len)
+    assert handle["t"] == "function" and isinstance(values.decode(handle), judge.RemoteFunction)
+    answer = exporter.encode(np.zeros(3))
+    (tmp_path / answer["file"]).unlink()
+    (tmp_path / answer["file"]).symlink_to(ROOT / "README.md")
+    with pytest.raises(judge.Refused):
+        values.decode(answer)
+    with pytest.raises(judge.Refused):
+        values.decode({"t": "json", "v": {"not": "plain"}})
+    os.close(kernel.exchange_fd)
+    values.close()
