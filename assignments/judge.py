@@ -153,12 +153,13 @@ def sandbox_prefix(bwrap: str, root: Path, workdir: Path, limits: dict) -> list[
 
 
 def _processes_of(uid: int) -> int:
+    """Processes and threads of ``uid`` now (what RLIMIT_NPROC counts)."""
     count = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                count += os.stat(f"/proc/{entry}").st_uid == uid
-                count += len(os.listdir(f"/proc/{entry}/task")) - 1
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
             except OSError:
                 pass
     return count

@@ -72,8 +72,10 @@ class PlainDataExporter:
         import sys
         if depth > 20:
             raise ValueError("the value is nested more than 20 levels deep")
-        if value is None or isinstance(value, (bool, str)):
-            return {"t": "json", "v": value if value is None else (bool(value) if isinstance(value, bool) else str(value))}
+        if value is None or isinstance(value, bool):
+            return {"t": "json", "v": value}
+        if isinstance(value, str):
+            return {"t": "json", "v": str(value)}
         if isinstance(value, int):
             return {"t": "json", "v": int(value)}
         if isinstance(value, float):
@@ -82,7 +84,7 @@ class PlainDataExporter:
         if np is not None and isinstance(value, np.generic) and value.dtype.kind in "biuf":
             return self.encode(value.item(), depth)
         if isinstance(value, (list, tuple, set, frozenset)):
-            kind = {list: "list", tuple: "tuple"}.get(type(value), "set" if isinstance(value, (set, frozenset)) else "list")
+            kind = "set" if isinstance(value, (set, frozenset)) else "tuple" if isinstance(value, tuple) else "list"
             return {"t": kind, "items": [self.encode(v, depth + 1) for v in value]}
         if isinstance(value, dict):
             return {"t": "dict", "items": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
