@@ -154,3 +154,46 @@ def plot_decision_boundary(predict: Callable, X, y, ax=None, resolution: int = 2
     if title:
         ax.set_title(title)
     return fig
+
+
+def network_layout(graph, seed: int = 1) -> dict:
+    """Fixed positions for drawing ``graph`` (a spring layout with a seed, so every figure
+    of the same network puts each node in the same place)."""
+    import networkx as nx
+
+    return nx.spring_layout(graph, seed=seed)
+
+
+def plot_network(graph, node_color=None, pos: dict | None = None, ax=None, labels: bool = True,
+                 cmap: str = "coolwarm", vmin: float | None = None, vmax: float | None = None,
+                 node_size: float = 220, title: str | None = None, highlight: Sequence = ()):
+    """Draw a network with one colour per node.
+
+    ``node_color`` is a list of colours or of numbers (mapped through ``cmap``), in the order
+    of ``graph.nodes``; ``highlight`` lists nodes drawn with a thick black ring (for example
+    the labelled nodes, or the mistakes).
+    """
+    import networkx as nx
+
+    nodes = list(graph.nodes)
+    if node_color is not None and len(node_color) != len(nodes):
+        raise ValueError(f"node_color has {len(node_color)} entries for a network of {len(nodes)} nodes")
+    if pos is None:
+        pos = network_layout(graph)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig = ax.figure
+    nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.3, width=0.8)
+    colors = COLORS[0] if node_color is None else node_color
+    nx.draw_networkx_nodes(graph, pos, nodelist=nodes, node_color=colors, cmap=cmap, vmin=vmin, vmax=vmax,
+                           node_size=node_size, edgecolors="white", linewidths=0.8, ax=ax)
+    ringed = [n for n in nodes if n in set(highlight)]
+    if ringed:
+        nx.draw_networkx_nodes(graph, pos, nodelist=ringed, node_color="none", node_size=node_size * 1.6,
+                               edgecolors="black", linewidths=2.0, ax=ax)
+    if labels:
+        nx.draw_networkx_labels(graph, pos, ax=ax, font_size=7)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig

@@ -630,3 +630,86 @@ def perceptron_explorer(datasets, epochs: int = 20, learning_rate: float = 1.0,
     step.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- message passing (week 6)
+
+def spread_signal(propagation, signal, steps: int) -> np.ndarray:
+    """The signal on every node after 0, 1, ..., ``steps`` rounds of message passing.
+
+    One round multiplies by ``propagation`` (an N x N matrix such as the normalised
+    adjacency matrix of a graph convolution). Returns an array of shape (steps + 1, N).
+    """
+    P = np.asarray(propagation, dtype=float)
+    x = np.asarray(signal, dtype=float)
+    if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        raise ValueError(f"propagation must be a square N x N matrix, got shape {P.shape}")
+    if x.shape != (P.shape[0],):
+        raise ValueError(f"signal must have one value per node ({P.shape[0]}), got shape {x.shape}")
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    out = [x]
+    for _ in range(int(steps)):
+        out.append(P @ out[-1])
+    return np.array(out)
+
+
+def spread_between_nodes(values) -> float:
+    """How different the nodes still are: the standard deviation of the signal over the
+    nodes (0 when every node carries the same value)."""
+    return float(np.std(np.asarray(values, dtype=float)))
+
+
+def plot_spread(graph, history: np.ndarray, step: int, pos: dict | None = None, title: str | None = None):
+    """The network coloured by the signal after ``step`` rounds, beside the signal's range per round."""
+    from .plots import plot_network
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
+    limit = float(np.abs(history[0]).max()) or 1.0
+    values = history[step]
+    plot_network(graph, values, pos=pos, ax=ax0, cmap="coolwarm", vmin=-limit / 4, vmax=limit / 4,
+                 title=title or f"after {step} round{'s' if step != 1 else ''} of message passing")
+    rounds = np.arange(len(history))
+    ax1.fill_between(rounds, history.min(axis=1), history.max(axis=1), color=COLORS[5], alpha=0.4,
+                     label="range over nodes")
+    ax1.plot(rounds, history.mean(axis=1), color=COLORS[0], label="mean over nodes")
+    ax1.axvline(step, color="black", linestyle=":")
+    ax1.set_xlabel("rounds of message passing")
+    ax1.set_ylabel("signal")
+    ax1.set_title(f"spread between nodes: {spread_between_nodes(values):.3f}", fontsize=10)
+    ax1.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def message_passing_explorer(graph, propagation, signal, max_steps: int = 30, pos: dict | None = None):
+    """Move the slider to pass the signal on for more rounds: it spreads, then smooths out.
+
+    Returns the widget; its ``result`` attribute holds the last ``{"step", "values",
+    "spread"}``.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    history = spread_signal(propagation, signal, max_steps)
+    if pos is None:
+        from .plots import network_layout
+
+        pos = network_layout(graph)
+    steps = w.IntSlider(value=0, min=0, max=max_steps, description="rounds", continuous_update=False)
+    out = w.Output()
+    box = w.VBox([steps, out])
+
+    def redraw(*_):
+        values = history[steps.value]
+        box.result = {"step": steps.value, "values": values, "spread": spread_between_nodes(values)}
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_spread(graph, history, steps.value, pos=pos)
+            display(fig)
+            plt.close(fig)
+
+    steps.observe(redraw, names="value")
+    redraw()
+    return box
+
