@@ -713,3 +713,80 @@ def message_passing_explorer(graph, propagation, signal, max_steps: int = 30, po
     redraw()
     return box
 
+
+# --------------------------------------------------------------------------- forecasts (week 7)
+
+def mean_absolute_errors(truth, forecasts: dict, horizon: int) -> dict:
+    """Mean absolute error of each method's ``horizon``-step forecasts (arrays: origins x horizons)."""
+    truth = np.asarray(truth, dtype=float)
+    if truth.ndim != 2 or not 1 <= horizon <= truth.shape[1]:
+        raise ValueError(f"horizon must be between 1 and {truth.shape[1] if truth.ndim == 2 else '?'} "
+                         f"for truth of shape {truth.shape} (origins x horizons), got {horizon}")
+    out = {}
+    for name, forecast in forecasts.items():
+        forecast = np.asarray(forecast, dtype=float)
+        if forecast.shape != truth.shape:
+            raise ValueError(f"forecasts of {name!r} have shape {forecast.shape}, the truth {truth.shape}")
+        out[name] = float(np.abs(forecast[:, horizon - 1] - truth[:, horizon - 1]).mean())
+    return out
+
+
+def plot_forecast_errors(truth, forecasts: dict, target_dates, horizon: int, window: int | None = None,
+                         unit: str = "", step: str = "step"):
+    """Each method's mean absolute error at ``horizon`` (bars) beside its forecasts and the truth."""
+    errors = mean_absolute_errors(truth, forecasts, horizon)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1, 2]})
+    names = list(errors)
+    ax0.barh(names, [errors[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))])
+    ax0.invert_yaxis()
+    ax0.set_xlabel(f"mean absolute error{f' ({unit})' if unit else ''}")
+    where = f", {window}-{step} window" if window else ""
+    ax0.set_title(f"test error, {horizon} {step}{'s' if horizon != 1 else ''} ahead{where}", fontsize=10)
+    ax1.plot(target_dates, np.asarray(truth)[:, horizon - 1], color="black", linewidth=2, label="truth")
+    for i, name in enumerate(names):
+        ax1.plot(target_dates, np.asarray(forecasts[name])[:, horizon - 1], color=COLORS[i % len(COLORS)],
+                 linewidth=1, label=name)
+    ax1.legend(fontsize=8)
+    ax1.set_title("forecasts and what happened", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def forecast_explorer(runs: dict, dates, origins, unit: str = "", step: str = "step"):
+    """Pick a window length and a horizon: each method's test error and its forecasts.
+
+    ``runs`` maps a window length to ``{"truth": array, "forecasts": {method: array}}``, the
+    arrays of shape (origins, horizons); ``dates[origins + h]`` are the dates forecast ``h``
+    steps ahead; ``step`` names a step in the titles (e.g. "month"). Returns the widget;
+    its ``result`` attribute holds the last ``{"window", "horizon", "errors"}``.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    if not runs:
+        raise ValueError("runs is empty: give at least one window length with its forecasts")
+    windows = sorted(runs)
+    horizons = np.asarray(runs[windows[0]]["truth"]).shape[1]
+    origins = np.asarray(origins)
+    if len(origins) != len(runs[windows[0]]["truth"]):
+        raise ValueError(f"{len(origins)} origins for {len(runs[windows[0]]['truth'])} rows of forecasts")
+    window = w.Dropdown(options=windows, value=windows[len(windows) // 2], description="window")
+    horizon = w.IntSlider(value=1, min=1, max=horizons, description="horizon", continuous_update=False)
+    out = w.Output()
+    box = w.VBox([w.HBox([window, horizon]), out])
+
+    def redraw(*_):
+        run = runs[window.value]
+        box.result = {"window": window.value, "horizon": horizon.value,
+                      "errors": mean_absolute_errors(run["truth"], run["forecasts"], horizon.value)}
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_forecast_errors(run["truth"], run["forecasts"], dates[origins + horizon.value],
+                                       horizon.value, window.value, unit, step)
+            display(fig)
+            plt.close(fig)
+
+    window.observe(redraw, names="value")
+    horizon.observe(redraw, names="value")
+    redraw()
+    return box
