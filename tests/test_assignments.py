@@ -112,7 +112,11 @@ def test_public_copy_holds_the_course_but_no_solutions(released, tmp_path):
         assert (public / needed).is_file(), needed
     assert "assignments/pages/" not in (public / ".gitignore").read_text().split(), "the pages are committed there"
     secrets = release.course_secrets()
-    assert len(secrets) >= 10 and set(secrets) <= set(secrets_of(name, target))
+    every_assignment = {}
+    for other in ASSIGNMENTS:
+        every_assignment.update(secrets_of(*release_of(other)))
+    assert len(secrets) >= 10 and set(secrets) <= set(every_assignment)
+    assert set(secrets) & set(secrets_of(name, target)), "this assignment's solution lines are among the secrets"
     assert release.find_leaks(secrets, [ROOT / "assignments" / name]), "the check finds the secrets where they are"
     assert release.find_leaks(secrets, [public]) == []
     # A copy into the repository itself, or over an existing folder, is refused.
@@ -780,6 +784,18 @@ def test_values_cross_from_the_kernel_as_plain_data_only(tmp_path):
     assert list(back["series"]) == [31, 45]
     handle = exporter.encode(len)
     assert handle["t"] == "function" and isinstance(values.decode(handle), judge.RemoteFunction)
+    import keras
+
+    class NotebookLayer(keras.layers.Dense):   # a layer class the notebook defines (module __main__)
+        pass
+
+    NotebookLayer.__module__ = "__main__"
+    own = keras.Sequential([keras.Input((3,)), NotebookLayer(2)])
+    stays = exporter.encode(own)
+    assert stays["t"] == "record" and not list(tmp_path.glob("*.keras")), "a model with the notebook's layers stays in the kernel"
+    assert isinstance(values.decode(stays), keras.Model)
+    library = exporter.encode(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    assert library["t"] == "keras" and isinstance(values.decode(library), keras.Model)
     answer = exporter.encode(np.zeros(3))
     (tmp_path / answer["file"]).unlink()
     (tmp_path / answer["file"]).symlink_to(ROOT / "README.md")
