@@ -64,13 +64,17 @@ def test_chapter_run_time_matches_the_measurement(stem):
         assert low <= measured <= high, f"{stem} says {fast.group(1)!r} in fast mode; measured {measured:.0f} s"
 
 
-def test_assignment1_run_time_matches_the_measurement():
-    text = "\n".join(c.source for c in nbformat.read(ROOT / "assignments/a1_vote_choice/a1_vote_choice.ipynb",
-                                                      as_version=4).cells)
-    phrase = re.search(r"The whole notebook runs in ((?:about|under) \w+ minutes?) on a laptop CPU", text).group(1)
-    low, high = stated_seconds(phrase)
-    measured = TIMES["grading"]["a1_vote_choice"]["full"]["solution"]["seconds"]
-    assert low <= measured <= high, f"Assignment 1 says {phrase!r}; grading the solution took {measured:.0f} s"
+ASSIGNMENT_NOTEBOOKS = sorted(p for p in ROOT.glob("assignments/*/*.ipynb") if p.stem == p.parent.name)
+
+
+@pytest.mark.parametrize("path", ASSIGNMENT_NOTEBOOKS, ids=lambda p: p.stem)
+def test_assignment_run_time_matches_the_measurement(path):
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+    found = re.search(r"The whole notebook runs in ((?:about|under) \w+ minutes?) on a laptop CPU", text)
+    assert found, f"{path.stem}: the introduction should say how long the whole notebook runs"
+    low, high = stated_seconds(found.group(1))
+    measured = TIMES["grading"][path.stem]["full"]["solution"]["seconds"]
+    assert low <= measured <= high, f"{path.stem} says {found.group(1)!r}; grading the solution took {measured:.0f} s"
 
 
 def test_instructors_page_states_the_measured_grading_time():
@@ -81,6 +85,9 @@ def test_instructors_page_states_the_measured_grading_time():
     assert int(found.group(1)) == pytest.approx(measured, abs=5)
     per_20 = re.search(r"a folder of 20 takes about (\d+) minutes", text)
     assert per_20 and int(per_20.group(1)) == pytest.approx(20 * measured / 60, abs=1.5)
+    second = re.search(r"Assignment 2 takes about as long \((\d+) s\)", text)
+    assert second, "instructors.md states the grading time of Assignment 2"
+    assert int(second.group(1)) == pytest.approx(TIMES["grading"]["a2_forecasts_and_networks"]["full"]["solution"]["seconds"], abs=5)
 
 
 def test_execution_status_page_shows_the_measurements():
