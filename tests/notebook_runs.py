@@ -102,6 +102,13 @@ def probe(chapter: str, name: str, code: str) -> Probe:
     return made
 
 
+def solution_probes(chapter: str, answers: dict[int, str]) -> dict[int, Probe]:
+    """A probe per exercise: its solution, run in the chapter's kernel, then ``answers[n]`` (a
+    Python expression) printed as JSON, for ``probe.json()`` to read."""
+    return {n: probe(chapter, f"exercise {n}", solution(chapter, n) + f"\nimport json\nprint(json.dumps({answer}))")
+            for n, answer in answers.items()}
+
+
 def _code_cells(chapter: str) -> list[str]:
     nb = nbformat.read(CHAPTERS / f"{chapter}.ipynb", as_version=4)
     return [c.source for c in nb.cells if c.cell_type == "code"]

@@ -7,17 +7,16 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from notebook_runs import probe, solution
+from notebook_runs import probe, solution_probes
 from utils.plots import network_layout, plot_network
 from utils.widgets import message_passing_explorer, plot_spread, spread_between_nodes, spread_signal
 
 WEEK6 = "06_graph_neural_networks"
-SOLUTIONS = {n: probe(WEEK6, f"exercise {n}", solution(WEEK6, n) + f"\nimport json\nprint(json.dumps({answer}))")
-             for n, answer in {
-                 1: '{"accuracy": quiet_accuracy}',
-                 2: '{"r": degree_r}',
-                 3: '{"jaccard": roc_auc_score(labels, jaccard), "neighbours": roc_auc_score(labels, neighbours)}',
-             }.items()}
+SOLUTIONS = solution_probes(WEEK6, {
+    1: '{"accuracy": quiet_accuracy}',
+    2: '{"r": degree_r}',
+    3: '{"jaccard": roc_auc_score(labels, jaccard), "neighbours": roc_auc_score(labels, neighbours)}',
+})
 # The split with other seeds and shares than the chapter's: every pitfall it guards against.
 SPLITS = probe(WEEK6, "link prediction: held-out pairs for several splits", """
 import json

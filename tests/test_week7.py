@@ -7,16 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from notebook_runs import probe, solution
+from notebook_runs import probe, solution_probes
 from utils.widgets import forecast_explorer, mean_absolute_errors, plot_forecast_errors
 
 WEEK7 = "07_recurrent_networks"
-SOLUTIONS = {n: probe(WEEK7, f"exercise {n}", solution(WEEK7, n) + f"\nimport json\nprint(json.dumps({answer}))")
-             for n, answer in {
-                 1: 'gru_errors.to_dict(orient="index")',
-                 2: '{str(h): v for h, v in quarterly.items()}',
-                 3: '{"gru": float(gru_ratio), "rnn": float(ratio[rnn]), "lstm": float(ratio[lstm_1])}',
-             }.items()}
+SOLUTIONS = solution_probes(WEEK7, {
+    1: 'gru_errors.to_dict(orient="index")',
+    2: '{str(h): v for h, v in quarterly.items()}',
+    3: '{"gru": float(gru_ratio), "rnn": float(ratio[rnn]), "lstm": float(ratio[lstm_1])}',
+})
 WIDGET = probe(WEEK7, "widget: the forecast explorer on the chapter's runs", """
 import json
 box = forecast_explorer(runs, dates, origins_for(WINDOW)[1], unit="millions", step="month")
