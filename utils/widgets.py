@@ -790,3 +790,76 @@ def forecast_explorer(runs: dict, dates, origins, unit: str = "", step: str = "s
     horizon.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- distinguishing words
+
+def plot_distinguishing_words(table, names: Sequence[str], top: int = 12, by: str = "z", title: str | None = None):
+    """Bar charts of the ``top`` words of each group in a :func:`utils.text.weighted_log_odds` table.
+
+    ``by`` is ``"z"`` (the z-score, which accounts for how often a word is used) or
+    ``"log_odds"`` (the plain difference in log-odds). Each bar is labelled with the word's
+    counts in the two groups.
+    """
+    if by not in ("z", "log_odds"):
+        raise ValueError(f"by must be 'z' or 'log_odds', got {by!r}")
+    ranked = table.sort_values(by, ascending=False)
+    sides = [(names[0], ranked.head(top), COLORS[0]), (names[1], ranked.tail(top).iloc[::-1], COLORS[1])]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.32 * top + 1.4))
+    for ax, (name, rows, color) in zip(axes, sides):
+        values = rows[by].abs()
+        ax.barh(range(len(rows))[::-1], values, color=color)
+        ax.set_yticks(range(len(rows))[::-1])
+        ax.set_yticklabels([f"{w} ({a:,}/{b:,})" for w, a, b in zip(rows.index, rows["count_a"], rows["count_b"])],
+                           fontsize=8)
+        ax.set_title(f"words of {name}", fontsize=10)
+        ax.set_xlabel("z-score" if by == "z" else "log-odds ratio (absolute)")
+    fig.suptitle(title or f"{names[0]} against {names[1]} (counts in brackets: {names[0]}/{names[1]})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def log_odds_explorer(groups: dict, top: int = 12, prior_strength: float = 1000.0):
+    """Pick two groups of texts and the prior's strength: the words that tell them apart.
+
+    ``groups`` maps a group's name to its word counts (a ``Counter``). The prior strength runs
+    from almost none (the plain log-odds ratio, which words used once or twice dominate) to a
+    very strong prior (only frequent words can stand out). Returns the widget; its ``result``
+    attribute holds the last ``{"a", "b", "prior_strength", "by", "top_a", "top_b"}``.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    from .text import weighted_log_odds
+
+    if len(groups) < 2:
+        raise ValueError("give at least two groups of word counts to compare")
+    names = list(groups)
+    group_a = w.Dropdown(options=names, value=names[0], description="group A")
+    group_b = w.Dropdown(options=names, value=names[1], description="group B")
+    strength = w.FloatLogSlider(value=prior_strength, base=10, min=-2, max=6, step=0.5,
+                                description="prior", continuous_update=False)
+    by = w.ToggleButtons(options=[("z-score", "z"), ("log-odds", "log_odds")], value="z", description="rank by")
+    out = w.Output()
+    box = w.VBox([w.HBox([group_a, group_b]), w.HBox([strength, by]), out])
+
+    def redraw(*_):
+        with out:
+            out.clear_output(wait=True)
+            if group_a.value == group_b.value:
+                box.result = None
+                print("Pick two different groups.")
+                return
+            table = weighted_log_odds(groups[group_a.value], groups[group_b.value], strength.value)
+            ranked = table.sort_values(by.value, ascending=False)
+            box.result = {"a": group_a.value, "b": group_b.value, "prior_strength": strength.value,
+                          "by": by.value, "top_a": list(ranked.index[:top]), "top_b": list(ranked.index[::-1][:top])}
+            fig = plot_distinguishing_words(table, [group_a.value, group_b.value], top, by.value)
+            display(fig)
+            plt.close(fig)
+
+    for control in (group_a, group_b, strength, by):
+        control.observe(redraw, names="value")
+    redraw()
+    return box
+
