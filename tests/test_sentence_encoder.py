@@ -50,6 +50,25 @@ def test_similar_sentences_are_closer(encoder):
     assert a @ b > a @ c + 0.2
 
 
+def test_attention_weights_are_those_of_the_encoding_pass(encoder):
+    sentence = "The food was not great, but the service was excellent."
+    tokens, weights = encoder.attention_weights(sentence)
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "not" in tokens
+    assert weights.shape == (6, 12, len(tokens), len(tokens))
+    assert np.allclose(weights.sum(axis=-1), 1, atol=1e-5) and (weights >= 0).all()
+    # the first layer's weights are the softmax of its scaled query-key products
+    ids, mask = encoder.tokenize([sentence])
+    h = np.asarray(encoder.model.embeddings(ids))[0]
+    Wq, bq, Wk, bk = encoder.model.blocks[0].attention.get_weights()[:4]
+    q = np.einsum("nd,dhk->hnk", h, Wq) + bq[:, None]
+    k = np.einsum("nd,dhk->hnk", h, Wk) + bk[:, None]
+    scores = q @ k.transpose(0, 2, 1) / np.sqrt(q.shape[-1])
+    softmax = np.exp(scores - scores.max(-1, keepdims=True))
+    assert np.allclose(weights[0], softmax / softmax.sum(-1, keepdims=True), atol=1e-5)
+    with pytest.raises(TypeError, match="one sentence"):
+        encoder.attention_weights([sentence])
+
+
 def test_a_single_string_gets_a_clear_error(encoder):
     with pytest.raises(TypeError, match=r"encode\(\['one sentence'\]\)"):
         encoder.encode("one sentence")

@@ -863,3 +863,73 @@ def log_odds_explorer(groups: dict, top: int = 12, prior_strength: float = 1000.
     redraw()
     return box
 
+
+# --------------------------------------------------------------------------- attention
+
+def plot_attention(tokens: Sequence[str], matrix, focus: int, title: str = ""):
+    """An attention matrix (rows: the attending token, columns: the token attended to) and,
+    beside it, the weights of the row ``focus`` as bars."""
+    matrix = np.asarray(matrix)
+    n = len(tokens)
+    if matrix.shape != (n, n):
+        raise ValueError(f"the attention matrix has shape {matrix.shape}, but there are {n} tokens")
+    if not 0 <= focus < n:
+        raise ValueError(f"focus must be a token position between 0 and {n - 1}, got {focus}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.22 * n + 2.2), gridspec_kw={"width_ratios": [1.2, 1]})
+    left.imshow(matrix, cmap="Blues", vmin=0, vmax=max(matrix.max(), 1e-9))
+    left.set_xticks(range(n))
+    left.set_xticklabels(tokens, rotation=90, fontsize=7)
+    left.set_yticks(range(n))
+    left.set_yticklabels(tokens, fontsize=7)
+    left.axhline(focus, color=COLORS[1], linewidth=1)
+    left.set_xlabel("attended to")
+    left.set_ylabel("attending token")
+    left.grid(False)
+    right.barh(range(n)[::-1], matrix[focus], color=COLORS[0])
+    right.set_yticks(range(n)[::-1])
+    right.set_yticklabels(tokens, fontsize=7)
+    right.set_xlabel(f"attention of '{tokens[focus]}' (sums to 1)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def attention_explorer(tokens: Sequence[str], weights, focus: str | None = None):
+    """Pick a layer, a head (or their average) and a token: where that token looks.
+
+    ``weights`` has shape (layers, heads, n, n), as from
+    :meth:`utils.models.SentenceEncoder.attention_weights`. Returns the widget; its ``result``
+    attribute holds the last ``{"layer", "head", "token", "weights"}`` (layer from 1, head
+    from 1 or "average").
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    weights = np.asarray(weights)
+    if weights.ndim != 4 or weights.shape[2:] != (len(tokens), len(tokens)):
+        raise ValueError(f"weights must have shape (layers, heads, {len(tokens)}, {len(tokens)}), got {weights.shape}")
+    layers_count, heads = weights.shape[:2]
+    positions = [(f"{i}: {t}", i) for i, t in enumerate(tokens)]
+    start = tokens.index(focus) if focus in tokens else 0
+    layer = w.IntSlider(value=1, min=1, max=layers_count, description="layer", continuous_update=False)
+    head = w.Dropdown(options=[("average", "average")] + [(str(h), h) for h in range(1, heads + 1)],
+                      value="average", description="head")
+    token = w.Dropdown(options=positions, value=start, description="token")
+    out = w.Output()
+    box = w.VBox([w.HBox([layer, head, token]), out])
+
+    def redraw(*_):
+        per_head = weights[layer.value - 1]
+        matrix = per_head.mean(axis=0) if head.value == "average" else per_head[head.value - 1]
+        box.result = {"layer": layer.value, "head": head.value, "token": tokens[token.value],
+                      "weights": matrix[token.value].tolist()}
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_attention(tokens, matrix, token.value, f"layer {layer.value}, head {head.value}")
+            display(fig)
+            plt.close(fig)
+
+    for control in (layer, head, token):
+        control.observe(redraw, names="value")
+    redraw()
+    return box
