@@ -88,6 +88,9 @@ def test_instructors_page_states_the_measured_grading_time():
     second = re.search(r"Assignment 2 takes about as long \((\d+) s\)", text)
     assert second, "instructors.md states the grading time of Assignment 2"
     assert int(second.group(1)) == pytest.approx(TIMES["grading"]["a2_forecasts_and_networks"]["full"]["solution"]["seconds"], abs=5)
+    third = re.search(r"Assignment 3 \((\d+) s\)", text)
+    assert third, "instructors.md states the grading time of Assignment 3"
+    assert int(third.group(1)) == pytest.approx(TIMES["grading"]["a3_who_wrote_the_tweet"]["full"]["solution"]["seconds"], abs=5)
 
 
 def test_execution_status_page_shows_the_measurements():
