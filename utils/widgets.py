@@ -15,6 +15,17 @@ import numpy as np
 from .plots import COLORS
 
 
+def _show_figure(out, fig) -> None:
+    """Replace what a widget's output area shows with ``fig`` (closed afterwards, so that
+    Jupyter does not draw it a second time below the cell)."""
+    from IPython.display import display
+
+    with out:
+        out.clear_output(wait=True)
+        display(fig)
+    plt.close(fig)
+
+
 # --------------------------------------------------------------------------- gradient descent
 
 def gradient_descent(grad: Callable, start: Sequence[float], learning_rate: float, steps: int,
@@ -79,7 +90,6 @@ def learning_rate_explorer(loss: Callable, grad: Callable, start: Sequence[float
     last path drawn.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     if len(learning_rates) < 2:
         raise ValueError("learning_rate_explorer needs at least two learning rates to choose from")
@@ -92,11 +102,7 @@ def learning_rate_explorer(loss: Callable, grad: Callable, start: Sequence[float
 
     def redraw(*_):
         box.result = gradient_descent(grad, start, lr.value, n.value)
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_descent(loss, box.result, bounds, param_names)
-            display(fig)
-            plt.close(fig)
+        _show_figure(out, plot_descent(loss, box.result, bounds, param_names))
 
     lr.observe(redraw, names="value")
     n.observe(redraw, names="value")
@@ -163,7 +169,6 @@ def neuron_explorer(X, y, x_name: str, group_name: str, group_levels: Sequence[i
     Returns the widget; its ``result`` attribute holds the last ``neuron_fit``.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     style = {"description_width": "initial"}
     b = w.FloatSlider(value=bias, min=-bias_range, max=bias_range, step=0.1, description="bias b",
@@ -177,11 +182,7 @@ def neuron_explorer(X, y, x_name: str, group_name: str, group_levels: Sequence[i
 
     def redraw(*_):
         box.result = neuron_fit(X, y, b.value, (w0.value, w1.value))
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_neuron(X, y, b.value, (w0.value, w1.value), x_name, group_name, group_levels, outcome)
-            display(fig)
-            plt.close(fig)
+        _show_figure(out, plot_neuron(X, y, b.value, (w0.value, w1.value), x_name, group_name, group_levels, outcome))
 
     for s in (b, w0, w1):
         s.observe(redraw, names="value")
@@ -311,7 +312,6 @@ def playground_explorer(shape: str = "circle", hidden_units: int = 4, activation
     (with ``X`` and ``y`` of the data it was fitted to).
     """
     import ipywidgets as w
-    from IPython.display import display
 
     style = {"description_width": "initial"}
     data = w.Dropdown(options=PLAYGROUND_SHAPES, value=shape, description="data", style=style)
@@ -331,11 +331,7 @@ def playground_explorer(shape: str = "circle", hidden_units: int = 4, activation
         X, y = playground_data(data.value, noise=spread.value)
         fit = fit_shallow_network(X, y, units.value, act.value, rate.value, n_steps.value)
         box.result = {**fit, "X": X, "y": y}
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_playground(X, y, fit, title=f"{units.value} {act.value} units on the {data.value} data")
-            display(fig)
-            plt.close(fig)
+        _show_figure(out, plot_playground(X, y, fit, title=f"{units.value} {act.value} units on the {data.value} data"))
 
     for control in (data, act, units, rate, n_steps, spread):
         control.observe(redraw, names="value")
@@ -422,7 +418,6 @@ def convolution_explorer(image, filters: dict | None = None, max_stride: int = 4
     "padding", "output", "shape", "formula"}``.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     filters = dict(FILTERS if filters is None else filters)
     if not filters:
@@ -441,11 +436,7 @@ def convolution_explorer(image, filters: dict | None = None, max_stride: int = 4
         box.result = {"filter": choice.value, "stride": stride.value, "padding": padding.value,
                       "output": result, "shape": result.shape,
                       "formula": convolution_summary(np.shape(image)[0], kernel.shape[0], stride.value, padding.value)}
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_convolution(image, kernel, stride.value, padding.value, choice.value)
-            display(fig)
-            plt.close(fig)
+        _show_figure(out, plot_convolution(image, kernel, stride.value, padding.value, choice.value))
 
     for control in (choice, stride, padding):
         control.observe(redraw, names="value")
@@ -585,7 +576,6 @@ def perceptron_explorer(datasets, epochs: int = 20, learning_rate: float = 1.0,
     name, the step shown, its weights, bias and mistakes, and the whole run.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     if not datasets:
         raise ValueError("perceptron_explorer needs at least one data set")
@@ -610,13 +600,9 @@ def perceptron_explorer(datasets, epochs: int = 20, learning_rate: float = 1.0,
         box.result = {"data": name, "step": k, "weights": run["weights"][k], "bias": float(run["bias"][k]),
                       "mistakes": int(run["mistakes"][k]), "run": run}
         X, y = datasets[name]
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_perceptron_step(X, y, run, k, feature_names=per_set(feature_names, name, ("x1", "x2")),
-                                       class_names=per_set(class_names, name, ("class 0", "class 1")),
-                                       jitter=per_set(jitter, name, 0.0))
-            display(fig)
-            plt.close(fig)
+        _show_figure(out, plot_perceptron_step(X, y, run, k, feature_names=per_set(feature_names, name, ("x1", "x2")),
+                                               class_names=per_set(class_names, name, ("class 0", "class 1")),
+                                               jitter=per_set(jitter, name, 0.0)))
 
     def new_data(*_):
         last = len(runs[choice.value]["mistakes"]) - 1
@@ -689,7 +675,6 @@ def message_passing_explorer(graph, propagation, signal, max_steps: int = 30, po
     "spread"}``.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     history = spread_signal(propagation, signal, max_steps)
     if pos is None:
@@ -703,11 +688,7 @@ def message_passing_explorer(graph, propagation, signal, max_steps: int = 30, po
     def redraw(*_):
         values = history[steps.value]
         box.result = {"step": steps.value, "values": values, "spread": spread_between_nodes(values)}
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_spread(graph, history, steps.value, pos=pos)
-            display(fig)
-            plt.close(fig)
+        _show_figure(out, plot_spread(graph, history, steps.value, pos=pos))
 
     steps.observe(redraw, names="value")
     redraw()
@@ -761,7 +742,6 @@ def forecast_explorer(runs: dict, dates, origins, unit: str = "", step: str = "s
     its ``result`` attribute holds the last ``{"window", "horizon", "errors"}``.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     if not runs:
         raise ValueError("runs is empty: give at least one window length with its forecasts")
@@ -779,12 +759,8 @@ def forecast_explorer(runs: dict, dates, origins, unit: str = "", step: str = "s
         run = runs[window.value]
         box.result = {"window": window.value, "horizon": horizon.value,
                       "errors": mean_absolute_errors(run["truth"], run["forecasts"], horizon.value)}
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_forecast_errors(run["truth"], run["forecasts"], dates[origins + horizon.value],
-                                       horizon.value, window.value, unit, step)
-            display(fig)
-            plt.close(fig)
+        _show_figure(out, plot_forecast_errors(run["truth"], run["forecasts"], dates[origins + horizon.value],
+                                               horizon.value, window.value, unit, step))
 
     window.observe(redraw, names="value")
     horizon.observe(redraw, names="value")
@@ -903,7 +879,6 @@ def attention_explorer(tokens: Sequence[str], weights, focus: str | None = None)
     from 1 or "average").
     """
     import ipywidgets as w
-    from IPython.display import display
 
     weights = np.asarray(weights)
     if weights.ndim != 4 or weights.shape[2:] != (len(tokens), len(tokens)):
@@ -923,11 +898,7 @@ def attention_explorer(tokens: Sequence[str], weights, focus: str | None = None)
         matrix = per_head.mean(axis=0) if head.value == "average" else per_head[head.value - 1]
         box.result = {"layer": layer.value, "head": head.value, "token": tokens[token.value],
                       "weights": matrix[token.value].tolist()}
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_attention(tokens, matrix, token.value, f"layer {layer.value}, head {head.value}")
-            display(fig)
-            plt.close(fig)
+        _show_figure(out, plot_attention(tokens, matrix, token.value, f"layer {layer.value}, head {head.value}"))
 
     for control in (layer, head, token):
         control.observe(redraw, names="value")
