@@ -904,3 +904,86 @@ def attention_explorer(tokens: Sequence[str], weights, focus: str | None = None)
         control.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- social dilemmas (week 11)
+
+def rolling_mutual_cooperation(moves, window: int = 500) -> np.ndarray:
+    """Share of the last ``window`` rounds in which both players cooperated (move 0), round by round."""
+    moves = np.asarray(moves)
+    if moves.ndim != 2 or moves.shape[1] != 2:
+        raise ValueError(f"moves must have shape (rounds, 2), got {moves.shape}")
+    both = (moves == 0).all(axis=1).astype(float)
+    window = max(1, min(window, len(both)))
+    sums = np.convolve(both, np.ones(window), mode="valid")
+    return sums / window
+
+
+def dilemma_runs(learn: Callable, payoffs: dict, gamma: float, seeds: Sequence[int],
+                 opponents: Sequence[str] = ("tit for tat", "learner")) -> dict:
+    """Run ``learn(opponent, gamma, payoffs=..., seed=...)`` for each opponent and seed.
+
+    Returns ``{opponent: [moves of each seed]}``; ``learn`` returns moves of shape (rounds, 2).
+    """
+    T, R, P, S = (payoffs[k] for k in "TRPS")
+    if not T > R > P > S:
+        raise ValueError(f"a prisoner's dilemma needs T > R > P > S, got T={T}, R={R}, P={P}, S={S}")
+    if not 0 <= gamma < 1:
+        raise ValueError(f"the discount factor must be in [0, 1), got {gamma}")
+    return {opponent: [np.asarray(learn(opponent, gamma, payoffs=payoffs, seed=seed)) for seed in seeds]
+            for opponent in opponents}
+
+
+def plot_dilemma_runs(learn: Callable, payoffs: dict, gamma: float, seeds: Sequence[int] = range(4),
+                      window: int = 500, runs: dict | None = None):
+    """Mutual cooperation over the rounds, one line per seed, one panel per opponent."""
+    runs = runs if runs is not None else dilemma_runs(learn, payoffs, gamma, seeds)
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 3.6), sharey=True, squeeze=False)
+    for ax, (opponent, per_seed) in zip(axes[0], runs.items()):
+        for i, moves in enumerate(per_seed):
+            share = rolling_mutual_cooperation(moves, window)
+            ax.plot(np.arange(window, window + len(share)), share, color=COLORS[i % len(COLORS)],
+                    linewidth=1.2, label=f"seed {i}")
+        name = "another learner" if opponent == "learner" else opponent
+        ax.set_title(f"Q-learner against {name}", fontsize=10)
+        ax.set_xlabel("round")
+        ax.set_ylim(-0.03, 1.03)
+    axes[0][0].set_ylabel(f"mutual cooperation\n(share of the last {window} rounds)")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("T={T}, R={R}, P={P}, S={S}, γ={gamma}".format(gamma=gamma, **payoffs), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def dilemma_explorer(learn: Callable, seeds: Sequence[int] = range(4), payoffs: dict | None = None,
+                     gamma: float = 0.9, last: int = 2_000):
+    """Sliders for the temptation T, the sucker's payoff S and the discount factor γ (R and P fixed).
+
+    ``learn(opponent, gamma, payoffs=..., seed=...)`` returns the moves of shape (rounds, 2).
+    Returns the widget; its ``result`` attribute holds the last ``{"payoffs", "gamma",
+    "cooperation"}``, where cooperation maps each opponent to the mean share of mutual
+    cooperation in the last ``last`` rounds over the seeds.
+    """
+    import ipywidgets as w
+
+    payoffs = dict(payoffs or {"T": 5, "R": 3, "P": 1, "S": 0})
+    temptation = w.FloatSlider(value=payoffs["T"], min=payoffs["R"] + 0.5, max=10, step=0.5,
+                               description="T", continuous_update=False)
+    sucker = w.FloatSlider(value=payoffs["S"], min=-3, max=payoffs["P"] - 0.5, step=0.5,
+                           description="S", continuous_update=False)
+    discount = w.FloatSlider(value=gamma, min=0, max=0.95, step=0.05, description="γ", continuous_update=False)
+    out = w.Output()
+    box = w.VBox([w.HBox([temptation, sucker, discount]), out])
+
+    def redraw(*_):
+        current = dict(payoffs, T=temptation.value, S=sucker.value)
+        runs = dilemma_runs(learn, current, discount.value, seeds)
+        box.result = {"payoffs": current, "gamma": discount.value,
+                      "cooperation": {opponent: float(np.mean([(m[-last:] == 0).all(axis=1).mean() for m in per_seed]))
+                                      for opponent, per_seed in runs.items()}}
+        _show_figure(out, plot_dilemma_runs(learn, current, discount.value, seeds, runs=runs))
+
+    for control in (temptation, sucker, discount):
+        control.observe(redraw, names="value")
+    redraw()
+    return box
