@@ -30,7 +30,11 @@ import release  # noqa: E402
 ASSIGNMENTS = [p.stem for p in release.authoring_notebooks()]
 BANK = ASSIGNMENTS[0]          # the assignment the bank of bad submissions is graded against
 # Short limits keep the test quick; the defaults for real grading are 1200 s and 300 s.
+# CELL_TIMEOUT stops the bank's endless loops; the batches without them allow a cell
+# HONEST_CELL_TIMEOUT, far above what any solution cell needs on a busy 2-core machine
+# (A3 loads MiniLM and encodes 3,849 tweets in one cell: 25 s measured on an idle machine).
 CELL_TIMEOUT = 20
+HONEST_CELL_TIMEOUT = 240
 TIMEOUT = 600
 
 
@@ -370,7 +374,8 @@ def graded_batch(name, tmp_path_factory):
             path.write_bytes(text if isinstance(text, bytes) else text.encode())
         expected[student] = expect
     out = tmp / "gradebook"
-    outcomes = grading.grade_folder(name, submissions, out, timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT)
+    cell_timeout = CELL_TIMEOUT if name == BANK else HONEST_CELL_TIMEOUT
+    outcomes = grading.grade_folder(name, submissions, out, timeout=TIMEOUT, cell_timeout=cell_timeout)
     with open(out / "gradebook.csv") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     _BATCHES[name] = {"name": name, "target": target, "rows": rows, "expected": expected, "out": out,
@@ -568,7 +573,7 @@ def test_hidden_tests_and_expected_values_never_reach_the_kernel(tmp_path):
     shifted = [_shifted_hex(n) for n in needles]
     probe = PROBE + f"dl4ss_probe = _dl4ss_look({shifted!r}, {_shifted_hex('dl4ss-control-' + 'needle' * 3)!r}, {paths!r})\n"
     outcome = grading.grade_notebook(raw, "solution", name, specs, target / "student" / "tests",
-                                     timeout=TIMEOUT, cell_timeout=CELL_TIMEOUT, after_tests=probe)
+                                     timeout=TIMEOUT, cell_timeout=HONEST_CELL_TIMEOUT, after_tests=probe)
     assert outcome.earned == outcome.possible > 0, outcome.notes
     found = outcome.probe
     assert found is not None, outcome.notes
