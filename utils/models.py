@@ -678,22 +678,38 @@ class SmallLanguageModel:
         return new
 
 
+def next_token_distribution(logits, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
+    """The probabilities sampling draws from: softmax(logits / temperature), restricted to the top k.
+
+    Temperature 0 puts all probability on the most likely token (greedy decoding)."""
+    import numpy as np
+
+    logits = np.asarray(logits, dtype="float64")
+    if logits.ndim != 1:
+        raise ValueError(f"give the logits of one position, shape (vocab,), not {logits.shape}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1 or None, got {top_k}")
+    if temperature == 0:
+        p = np.zeros_like(logits)
+        p[np.argmax(logits)] = 1.0
+        return p
+    if top_k is not None:
+        cutoff = np.sort(logits)[-min(top_k, len(logits))]
+        logits = np.where(logits >= cutoff, logits, -np.inf)
+    p = np.exp((logits - logits.max()) / temperature)
+    return p / p.sum()
+
+
 def sample_token(logits, temperature: float = 1.0, top_k: int | None = None, rng=None) -> int:
     """One token id drawn from logits: greedy at temperature 0, else softmax(logits / T) over the top k."""
     import numpy as np
 
-    logits = np.asarray(logits, dtype="float64")
+    p = next_token_distribution(logits, temperature, top_k)
     if temperature == 0:
-        return int(np.argmax(logits))
+        return int(np.argmax(p))
     rng = rng if rng is not None else np.random.default_rng()
-    if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
-        cutoff = np.sort(logits)[-min(top_k, len(logits))]
-        logits = np.where(logits >= cutoff, logits, -np.inf)
-    scaled = (logits - logits.max()) / temperature
-    p = np.exp(scaled)
-    p /= p.sum()
     return int(rng.choice(len(p), p=p))
 
 

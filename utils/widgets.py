@@ -987,3 +987,56 @@ def dilemma_explorer(learn: Callable, seeds: Sequence[int] = range(4), payoffs: 
         control.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- next-token distributions (week 12)
+
+def plot_next_tokens(llm, prompt: str, temperature: float = 1.0, top_k: int | None = None, show: int = 12):
+    """Bars of the ``show`` most likely next tokens after ``prompt`` at this temperature and top-k.
+
+    ``llm`` needs ``encode(text)``, ``decode(ids)`` and ``logits(ids)`` (one row of logits per
+    position), as ``utils.models.SmallLanguageModel`` has."""
+    from .models import next_token_distribution
+
+    p = next_token_distribution(llm.logits(llm.encode(prompt))[-1], temperature, top_k)
+    top = np.argsort(p)[::-1][:show]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * show + 1.2))
+    ax.barh(range(len(top))[::-1], p[top], color=COLORS[0])
+    ax.set_yticks(range(len(top))[::-1], [repr(llm.decode([int(i)])) for i in top], fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability of being drawn next")
+    k = "all tokens" if top_k is None else f"top {top_k}"
+    ax.set_title(f"after “{prompt[-50:]}”\ntemperature {temperature:g}, {k}: "
+                 f"{int((p > 0).sum()):,} tokens possible", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def next_token_explorer(llm, prompt: str = "The most important problem facing this country is",
+                        show: int = 12):
+    """A text box for the prompt and sliders for temperature and top-k (0 = no limit) over the
+    next-token distribution of ``llm``. Returns the widget; its ``result`` attribute holds the
+    last ``{"prompt", "temperature", "top_k", "tokens", "probabilities"}`` of the bars shown."""
+    import ipywidgets as w
+
+    from .models import next_token_distribution
+
+    text = w.Text(value=prompt, description="prompt", continuous_update=False, layout=w.Layout(width="95%"))
+    temperature = w.FloatSlider(value=1.0, min=0, max=2, step=0.1, description="temperature",
+                                continuous_update=False)
+    top_k = w.IntSlider(value=0, min=0, max=50, step=1, description="top-k (0: all)", continuous_update=False)
+    out = w.Output()
+    box = w.VBox([text, w.HBox([temperature, top_k]), out])
+
+    def redraw(*_):
+        k = top_k.value or None
+        p = next_token_distribution(llm.logits(llm.encode(text.value))[-1], temperature.value, k)
+        top = np.argsort(p)[::-1][:show]
+        box.result = {"prompt": text.value, "temperature": temperature.value, "top_k": k,
+                      "tokens": [llm.decode([int(i)]) for i in top], "probabilities": p[top].tolist()}
+        _show_figure(out, plot_next_tokens(llm, text.value, temperature.value, k, show))
+
+    for control in (text, temperature, top_k):
+        control.observe(redraw, names="value")
+    redraw()
+    return box
