@@ -26,6 +26,19 @@ report = {"sums": [sum(tiny.probability(context, token, len(context)) for token 
           "loss_uniform": KneserNey(np.array([0, 1, 2]), 1, 3, discount=1.0).loss(np.array([0, 1, 2]), 1)}
 print(json.dumps(report))
 """)
+SCHEDULE = probe(WEEK12, "the warm-up cosine schedule against Keras's CosineDecay", """
+import json
+report = {}
+for steps in (12, 250, 6_000):
+    warmup = min(200, steps // 10)
+    ours = WarmupCosine(2e-3, warmup, steps)
+    keras_schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=steps - warmup, warmup_steps=warmup,
+                                                            warmup_target=2e-3)
+    at = sorted(set(range(0, steps + 3, max(1, steps // 300))) | {warmup - 1, warmup, warmup + 1, steps})
+    report[steps] = {"ours": [float(ours(t)) for t in at], "keras": [float(keras_schedule(t)) for t in at],
+                     "at": at, "warmup": warmup}
+print(json.dumps(report))
+""")
 SILICON = probe(WEEK12, "backstories, ask_vote and the psychometric helpers", """
 import json
 r = voters.iloc[0]
@@ -106,6 +119,15 @@ def test_kneser_ney_is_a_distribution():
     assert got["p_1_after_0"] == pytest.approx(1.25 / 3 + 0.5 / 3), "discounted count plus the freed mass times 1/3"
     assert got["unigram_1"] == pytest.approx(1 / 3)
     assert got["loss_uniform"] == pytest.approx(np.log(3)), "with the full discount every token gets 1/3"
+
+
+def test_warmup_cosine_schedule_is_keras_cosine_decay():
+    """The chapter's schedule must give Keras's values bit for bit: the stored GPT was trained with those."""
+    for steps, got in SCHEDULE.json().items():
+        assert got["ours"] == got["keras"], f"{steps} steps"
+        peak_at = got["at"].index(got["warmup"])
+        assert got["ours"][peak_at] == pytest.approx(2e-3) and got["ours"][0] == 0.0
+        assert got["ours"][got["at"].index(int(steps))] == 0.0, "zero at the last step"
 
 
 def test_silicon_and_psychometric_helpers():

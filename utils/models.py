@@ -443,8 +443,8 @@ def _llama_classes():
                 dense.build((None, dim))
             self.output_projection.build((None, self.heads * self.head_dim))
 
-        def split(self, x, heads):
-            b, n = ops.shape(x)[0], ops.shape(x)[1]
+        def split(self, x, b, n, heads):
+            """(b * n, heads * head_dim) -> (b, heads, n, head_dim)"""
             return ops.transpose(ops.reshape(x, (b, n, heads, self.head_dim)), (0, 2, 1, 3))
 
         def call(self, x, positions, cache=None, start=0):
@@ -454,9 +454,12 @@ def _llama_classes():
             frequencies = self.rope_base ** (-ops.arange(0, self.head_dim, 2, dtype="float32") / self.head_dim)
             angles = ops.cast(positions, "float32")[:, None] * frequencies[None, :]
             cos, sin = ops.cos(angles), ops.sin(angles)
-            q = rotate(self.split(self.query(x), self.heads), cos, sin)
-            k = rotate(self.split(self.key(x), self.kv_heads), cos, sin)
-            v = self.split(self.value(x), self.kv_heads)
+            # the projections act on rows (b * n, dim): a plain matrix product, quicker to trace
+            b, n = ops.shape(x)[0], ops.shape(x)[1]
+            rows = ops.reshape(x, (-1, ops.shape(x)[2]))
+            q = rotate(self.split(self.query(rows), b, n, self.heads), cos, sin)
+            k = rotate(self.split(self.key(rows), b, n, self.kv_heads), cos, sin)
+            v = self.split(self.value(rows), b, n, self.kv_heads)
             if cache is not None:
                 keys, values = cache
                 k = ops.slice_update(keys, (0, 0, start, 0), k)
@@ -472,9 +475,8 @@ def _llama_classes():
             scores = ops.where(allowed[None, None], scores, -1e9)
             weights = ops.softmax(scores, axis=-1)
             mixed = ops.matmul(weights, v_all)                               # (batch, heads, n, head_dim)
-            b, n = ops.shape(x)[0], ops.shape(x)[1]
-            mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (b, n, self.heads * self.head_dim))
-            return self.output_projection(mixed), cache
+            mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (b * n, self.heads * self.head_dim))
+            return ops.reshape(self.output_projection(mixed), ops.shape(x)), cache
 
     class LlamaBlock(layers.Layer):
         """x + attention(norm(x)), then x + SwiGLU feed-forward(norm(x))."""
@@ -501,8 +503,8 @@ def _llama_classes():
         def call(self, x, positions, cache=None, start=0):
             attended, cache = self.attention(self.attention_norm(x), positions, cache=cache, start=start)
             x = x + attended
-            h = self.ffn_norm(x)
-            return x + self.down(ops.silu(self.gate(h)) * self.up(h)), cache
+            h = ops.reshape(self.ffn_norm(x), (-1, ops.shape(x)[2]))      # rows (b * n, dim)
+            return x + ops.reshape(self.down(ops.silu(self.gate(h)) * self.up(h)), ops.shape(x)), cache
 
     class LlamaModel(keras.Model):
         """Token ids (batch, n) in, next-token logits (batch, n, vocab) out. The output layer
@@ -526,13 +528,17 @@ def _llama_classes():
             logits, _ = self.forward(ids, ops.arange(ops.shape(ids)[1]))
             return logits
 
-        def forward(self, ids, positions, caches=None, start=0):
+        def hidden(self, ids, positions, caches=None, start=0):
+            """The final normalised hidden states (batch, n, dim) and the updated caches."""
             x = self.embedding(ids)
             new_caches = []
             for i, block in enumerate(self.blocks):
                 x, cache = block(x, positions, cache=None if caches is None else caches[i], start=start)
                 new_caches.append(cache)
-            h = self.final_norm(x)
+            return self.final_norm(x), new_caches
+
+        def forward(self, ids, positions, caches=None, start=0):
+            h, new_caches = self.hidden(ids, positions, caches, start)
             return ops.matmul(h, ops.transpose(self.embedding.embeddings)), new_caches
 
     return LlamaModel
@@ -565,7 +571,7 @@ class SmallLanguageModel:
         self.bos_id, self.eos_id, self.max_length = bos_id, eos_id, max_length
         self.chat_template = chat_template     # the file's Jinja template, which chat_prompt follows
         self.end_of_turn_id = tokenizer.token_to_id("<|im_end|>")
-        self._step = self._all_logits = None
+        self._step = self._embedding = None
 
     # ---- text and tokens
     def encode(self, text: str) -> list[int]:
@@ -588,18 +594,21 @@ class SmallLanguageModel:
 
     # ---- the model
     def logits(self, ids):
-        """Next-token logits at every position of one sequence of token ids: a NumPy array (n, vocab)."""
-        import numpy as np
+        """Next-token logits at every position of one sequence of token ids: a NumPy array (n, vocab).
 
-        import tensorflow as tf
+        The sequence is run from scratch, through an empty cache just long enough for it: the
+        same compiled graph as :meth:`extend` (tracing the 30 blocks once takes seconds)."""
+        import numpy as np
 
         ids = np.asarray(ids, dtype="int32").reshape(1, -1)
         if ids.shape[1] == 0 or ids.shape[1] > self.max_length:
             raise ValueError(f"give between 1 and {self.max_length} tokens, got {ids.shape[1]}")
-        if self._all_logits is None:      # one compiled graph for every length
-            self._all_logits = tf.function(lambda ids: self.model.forward(ids, tf.range(tf.shape(ids)[1]))[0],
-                                           input_signature=[tf.TensorSpec((1, None), tf.int32)])
-        return np.asarray(self._all_logits(tf.constant(ids)))[0]
+        hidden, _ = self._run(ids, self.new_cache(self._cache_length(ids.shape[1])), 0)
+        return self._output(hidden)
+
+    def _cache_length(self, tokens: int) -> int:
+        """Room for `tokens` tokens, rounded up to a multiple of 128 (at most max_length)."""
+        return min(self.max_length, -(-tokens // 128) * 128)
 
     def new_cache(self, length: int | None = None):
         """Empty keys and values for every layer: (1, kv_heads, length, head_dim) each, room
@@ -621,24 +630,41 @@ class SmallLanguageModel:
         cache of a prompt can be reused for several continuations (it is never changed in place).
         """
         import numpy as np
-        import tensorflow as tf
 
         ids = np.asarray(ids, dtype="int32").reshape(1, -1)
         room = int(cache[0][0].shape[2])
         if start + ids.shape[1] > room:
             raise ValueError(f"the cache holds {room} tokens; tokens {start} to {start + ids.shape[1] - 1} do not fit")
-        if self._step is None:      # one compiled graph for every prompt length and cache size
+        hidden, cache = self._run(ids, cache, start)
+        return self._output(hidden[-1:])[0], cache
+
+    def _run(self, ids, cache, start: int):
+        """The final hidden states of new tokens (NumPy, (n, dim)) and the updated cache, from
+        one compiled graph for every number of tokens and every cache size."""
+        import numpy as np
+        import tensorflow as tf
+
+        if self._step is None:
             def step(ids, start, cache):
                 positions = start + tf.range(tf.shape(ids)[1])
-                logits, cache = self.model.forward(ids, positions, cache, start)
-                return logits[0, -1], cache
+                hidden, cache = self.model.hidden(ids, positions, cache, start)
+                return hidden[0], cache
             c = self.config
             keys = tf.TensorSpec((1, c["kv_heads"], None, c["dim"] // c["heads"]), tf.float32)
             self._step = tf.function(step, input_signature=[
                 tf.TensorSpec((1, None), tf.int32), tf.TensorSpec((), tf.int32),
                 [(keys, keys)] * c["layers"]])
-        logits, cache = self._step(tf.constant(ids), tf.constant(start, dtype=tf.int32), cache)
-        return np.asarray(logits), cache
+        hidden, cache = self._step(tf.constant(ids), tf.constant(start, dtype=tf.int32), cache)
+        return np.asarray(hidden), cache
+
+    def _output(self, hidden):
+        """Logits from final hidden states: the output layer shares the token embedding (tied weights)."""
+        import numpy as np
+        from keras import ops
+
+        if self._embedding is None:
+            self._embedding = np.asarray(ops.convert_to_numpy(self.model.embedding.embeddings), dtype="float32")
+        return hidden @ self._embedding.T
 
     def generate(self, prompt: str, max_new_tokens: int = 40, temperature: float = 0.0, top_k: int | None = None,
                  seed: int = 0, use_cache: bool = True, stop_at_end: bool = True) -> str:
@@ -662,8 +688,7 @@ class SmallLanguageModel:
         if not 1 <= len(ids) < self.max_length:
             raise ValueError(f"the prompt has {len(ids)} tokens; give between 1 and {self.max_length - 1}")
         if use_cache:
-            needed = min(self.max_length, -(-(len(ids) + max_new_tokens) // 128) * 128)
-            logits, cache = self.extend(ids, self.new_cache(needed), 0)
+            logits, cache = self.extend(ids, self.new_cache(self._cache_length(len(ids) + max_new_tokens)), 0)
         for _ in range(max_new_tokens):
             if not use_cache:
                 logits = self.logits(ids + new)[-1]
