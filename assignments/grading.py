@@ -15,8 +15,15 @@ workflow in their repository) check a notebook against the visible tests::
 
 How a submission is graded (``judge.py`` has the details):
 
-* Only regular files in the submissions folder are graded; a link, a device or a file
-  elsewhere is refused with the reason.
+* Only regular files in the submissions folder are graded (``.ipynb`` in any case); a link,
+  a device, a pipe, a folder or a file elsewhere is refused with the reason.
+* Each submission is one guarded step: whatever it is or does, the batch goes on and the
+  gradebook is written. Its code check and written answers run in a process of their own
+  (memory limit, the submission's time limit); the output of every helper process is read
+  with a bound.
+* Feedback holds the student's scores, visible tests' messages and own errors, each withheld
+  if it quotes a hidden test, a solution (``secret_lines.json`` of the release) or another
+  submission's file name.
 * The notebook's cells run one by one in a Jupyter kernel inside a sandbox (bubblewrap):
   it sees the Python environment, the course package and its own scratch folder, nothing
   else of the machine; no network, no other process; an unprivileged user with limits on
@@ -47,6 +54,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -60,6 +68,12 @@ DEFAULT_TIMEOUT = 1200          # seconds for a whole submission
 DEFAULT_CELL_TIMEOUT = 300      # seconds for one cell
 MAX_ERROR_NOTES = 6
 MAX_SUBMISSION_BYTES = 64 * 2**20
+MAX_ANSWER_CHARS = 20_000       # a written answer longer than this is cut, with a note
+CHECK_MEMORY_BYTES = 3 * 2**30  # the code check of one submission (its own process)
+REPORT_BYTES = 64 * 2**20       # what the grader keeps of a helper process's report (stdout) ...
+LOG_BYTES = 256 * 2**10         # ... and of its messages (the last part of stderr)
+JUDGE_SCRIPT = Path(judge.__file__).resolve()
+SECRETS_FILE = "secret_lines.json"   # in the instructor folder, written by release.py
 # The grading code a student release carries (the student's check uses it too).
 GRADING_FILES = ("grading.py", "judge.py", "kernel_side.py")
 
@@ -96,7 +110,39 @@ def score_question(spec: dict, passed: list[bool]) -> tuple[float, float]:
     return float(test_file.score), float(test_file.possible)
 
 
-# Run after the student's cells, before the tests: whatever the notebook hooked into the
+def significant_line(line: str) -> str | None:
+    """A line long and specific enough that finding it elsewhere means it leaked."""
+    line = line.strip()
+    if line.startswith("#") or len(line) < 16 or line.startswith(("import ", "from ")):
+        return None
+    return line
+
+
+def hidden_test_lines(specs: dict[str, dict]) -> set[str]:
+    """The significant lines of the hidden tests' code."""
+    found = set()
+    for spec in specs.values():
+        for case in spec["suites"][0]["cases"]:
+            if case.get("hidden", True):
+                for line in case["code"].splitlines():
+                    if (s := significant_line(re.sub(r"^(>>>|\.\.\.) ?", "", line.strip()))):
+                        found.add(s)
+    return found
+
+
+def load_secrets(instructor: Path, specs: dict[str, dict]) -> list[str]:
+    """What no student's feedback may quote: the solutions' and hidden tests' lines that
+    release.py found (``secret_lines.json``), and the hidden tests' lines in any case."""
+    secrets = hidden_test_lines(specs)
+    path = Path(instructor) / SECRETS_FILE
+    if path.is_file():
+        secrets.update(json.loads(path.read_text()))
+    else:
+        print(f"warning: {path} is missing (run `make assignments`): feedback is checked against the "
+              "hidden tests only, not the solutions", file=sys.stderr)
+    return sorted(secrets)
+
+
 # ---------------------------------------------------------------------------------------
 # Code that looks like it reaches into the grading: a report for the instructor
 # ---------------------------------------------------------------------------------------
@@ -135,7 +181,11 @@ def _root_name(node: ast.AST) -> str | None:
             return node.id if isinstance(node, ast.Name) else None
 
 
-def _parse(source: str) -> ast.AST | None:
+def _parse(source: str) -> ast.AST | str | None:
+    """The cell's syntax tree; None if it is not Python (it fails when run: nothing to guard);
+    a reason (text) if it is too deeply nested or too large for the parser."""
+    if not isinstance(source, str):
+        return None
     try:
         from IPython.core.inputtransformer2 import TransformerManager
         source = TransformerManager().transform_cell(source)
@@ -143,8 +193,10 @@ def _parse(source: str) -> ast.AST | None:
         pass
     try:
         return ast.parse(source)
-    except SyntaxError:
-        return None                                 # it fails when run; nothing to guard
+    except (SyntaxError, ValueError):               # ValueError: a null byte in the source
+        return None
+    except (RecursionError, MemoryError) as error:
+        return f"the code check could not read it ({type(error).__name__}: too deeply nested)"
 
 
 def _targets(node: ast.AST) -> list[ast.AST]:
@@ -164,42 +216,48 @@ def _targets(node: ast.AST) -> list[ast.AST]:
 
 def _aliases(trees: list[ast.AST]) -> tuple[set[str], set[str], set[str]]:
     """Names that stand for the grading machinery, for the IPython shell, and for imported
-    modules, anywhere in the notebook (``o = otter`` in one cell, ``o.x = 1`` in a later one)."""
+    modules, anywhere in the notebook (``o = otter`` in one cell, ``o.x = 1`` in a later one).
+
+    One walk over the code records who is bound from whom; the aliases then spread along
+    those links, each name once: time linear in the size of the notebook, however long a
+    chain of aliases (``o2 = o1`` ... in any order)."""
     guarded, shells, modules = set(GUARDED_MODULES | GUARDED_NAMES), {"get_ipython"}, set()
-    changed = True
-    while changed:
-        changed = False
-        for tree in trees:
-            for node in ast.walk(tree):
-                new_guarded, new_shells = [], []
-                if isinstance(node, ast.Import):
-                    for alias in node.names:
-                        top = alias.name.split(".")[0]
-                        bound = alias.asname or top
-                        modules.add(bound)
-                        if top in GUARDED_MODULES:
-                            new_guarded.append(bound)
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    bound = [a.asname or a.name for a in node.names if a.name != "*"]
-                    modules.update(bound)
-                    if node.module.split(".")[0] in GUARDED_MODULES:
-                        new_guarded += [b for b in bound if b != "Notebook"]
-                elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
-                    names = [t.id for t in _targets(node) if isinstance(t, ast.Name)]
-                    value = node.value
-                    if isinstance(value, ast.Call) and _root_name(value.func) in shells \
-                            and isinstance(value.func, ast.Name):
-                        new_shells += names                        # ip = get_ipython()
-                    elif _root_name(value) in guarded | shells:
-                        new_guarded += names                       # o = otter; ev = get_ipython().events
-                for name in new_guarded:
-                    if name not in guarded:
-                        guarded.add(name)
-                        changed = True
-                for name in new_shells:
-                    if name not in shells:
-                        shells.add(name)
-                        changed = True
+    called_from: dict[str, list[str]] = {}      # ip = f()     : ip is a shell if f is one
+    bound_from: dict[str, list[str]] = {}       # o = f.x, f() : o is guarded if f is guarded or a shell
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    top = alias.name.split(".")[0]
+                    bound = alias.asname or top
+                    modules.add(bound)
+                    if top in GUARDED_MODULES:
+                        guarded.add(bound)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                bound = [a.asname or a.name for a in node.names if a.name != "*"]
+                modules.update(bound)
+                if node.module.split(".")[0] in GUARDED_MODULES:
+                    guarded.update(b for b in bound if b != "Notebook")
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+                names = [t.id for t in _targets(node) if isinstance(t, ast.Name)]
+                value = node.value
+                if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+                    called_from.setdefault(value.func.id, []).extend(names)
+                root = _root_name(value)
+                if root is not None:
+                    bound_from.setdefault(root, []).extend(names)
+    pending = [(name, "shell") for name in shells] + [(name, "guarded") for name in guarded]
+    while pending:
+        name, kind = pending.pop()
+        if kind == "shell":
+            for new in called_from.get(name, ()):
+                if new not in shells:
+                    shells.add(new)
+                    pending.append((new, "shell"))
+        for new in bound_from.get(name, ()):        # a shell's or a guarded name's alias is guarded
+            if new not in guarded:
+                guarded.add(new)
+                pending.append((new, "guarded"))
     return guarded, shells, modules
 
 
@@ -214,8 +272,19 @@ def tampering_reasons(source: str, context: list[str] | None = None) -> list[str
 def tampering_by_cell(sources: list[str]) -> list[list[str]]:
     """``tampering_reasons`` of every cell of a notebook, its aliases found once."""
     trees = [_parse(source) for source in sources]
-    aliases = _aliases([tree for tree in trees if tree is not None])
-    return [_reasons(tree, *aliases) if tree is not None else [] for tree in trees]
+    aliases = _aliases([tree for tree in trees if isinstance(tree, ast.AST)])
+    found = []
+    for tree in trees:
+        if isinstance(tree, str):
+            found.append([tree])
+        elif tree is None:
+            found.append([])
+        else:
+            try:
+                found.append(_reasons(tree, *aliases))
+            except (RecursionError, MemoryError) as error:
+                found.append([f"the code check could not read it ({type(error).__name__}: too deeply nested)"])
+    return found
 
 
 def _reasons(tree: ast.AST, guarded: set[str], shells: set[str], modules: set[str]) -> list[str]:
@@ -281,15 +350,21 @@ class Submission:
     refused: str = ""             # why it is not graded ("" when it is)
 
 
+def is_notebook_name(name: str) -> bool:
+    """``.ipynb`` in any case (``Essay.IPYNB`` is a notebook too)."""
+    return name.lower().endswith(".ipynb") and len(name) > len(".ipynb")
+
+
 def read_submissions(folder: Path) -> list[Submission]:
-    """Every ``*.ipynb`` entry of ``folder``, read once: a symbolic link, a hard link, a
-    non-regular file or a file that is not in the folder itself is refused with a reason."""
+    """Every ``*.ipynb`` entry of ``folder`` (the ending in any case), read once: a symbolic
+    link, a hard link, a non-regular file or a file that is not in the folder itself is
+    refused with a reason."""
     folder = Path(folder)
     found = []
     folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for name in sorted(os.listdir(folder_fd)):
-            if not name.endswith(".ipynb"):
+            if not is_notebook_name(name):
                 continue
             entry = Submission(name[:-len(".ipynb")])
             info = os.lstat(name, dir_fd=folder_fd)
@@ -384,14 +459,15 @@ EVENT_NOTES = {
 
 def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, dict], visible_tests: Path | None,
                    *, timeout: float, cell_timeout: float, sandbox: bool = True, after_tests: str = "",
-                   limits: dict | None = None) -> Outcome:
-    """Grade one submitted notebook (its bytes) against ``specs``; never raises."""
+                   limits: dict | None = None, started: float | None = None) -> Outcome:
+    """Grade one submitted notebook (its bytes) against ``specs``; never raises. The time
+    limit ``timeout`` counts from ``started`` (a ``time.monotonic()``; default: now)."""
     import nbformat
 
     outcome = Outcome(student)
     for name, spec in specs.items():
         outcome.scores[name] = (0.0, score_question(spec, [])[1])
-    start = time.monotonic()
+    start = time.monotonic() if started is None else started
     try:
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         with warnings.catch_warnings():
@@ -403,10 +479,6 @@ def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, d
                              f"{str(error).splitlines()[0][:200] if str(error) else ''}). Nothing could be run.")
         return outcome
 
-    code_cells = [index for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-    found = tampering_by_cell([nb.cells[index].source for index in code_cells])
-    outcome.review = [f"code cell {number}: {'; '.join(reasons)}"
-                      for number, reasons in enumerate(found, 1) if reasons]
 
     root = Path(tempfile.mkdtemp(prefix="dl4ss-grade-"))
     os.chmod(root, 0o755)
@@ -421,21 +493,22 @@ def grade_notebook(raw: bytes, student: str, assignment: str, specs: dict[str, d
         job = {"notebook": str(notebook), "root": str(root), "workdir": str(workdir), "home": str(home),
                "specs": specs, "cell_timeout": cell_timeout, "sandbox": sandbox, "after_tests": after_tests,
                "limits": limits or {}}
-        process = subprocess.Popen([sys.executable, str(Path(judge.__file__).resolve())], cwd=root,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True, text=True)
-        try:
-            stdout, stderr = process.communicate(json.dumps(job), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            stdout, stderr = process.communicate()
-            last = [line for line in stderr.splitlines() if line.startswith("cell ") or line == "tests"]
+        run = run_bounded([sys.executable, str(JUDGE_SCRIPT)], json.dumps(job).encode(), timeout - (time.monotonic() - start),
+                          cwd=root)
+        stdout, stderr = run.stdout.decode("utf-8", "replace"), run.stderr
+        if run.log_cut_bytes:
+            outcome.notes.append(f"The grading run wrote {run.log_cut_bytes + LOG_BYTES:,} bytes of messages; "
+                                 f"the last {LOG_BYTES // 1024} KB were kept.")
+        if run.timed_out:
+            last = [line for line in stderr.splitlines() if re.fullmatch(r"cell \d+", line) or line == "tests"]
             where = f" (it was running {_cell_label(nb, int(last[-1].split()[1])) if last and last[-1] != 'tests' else 'the tests'})" if last else ""
             outcome.status = "time limit"
             outcome.notes.append(f"The notebook did not finish within the time limit of {timeout:.0f} s{where}; "
                                  "it was stopped and scores 0.")
             return outcome
         try:
+            if run.report_cut:
+                raise ValueError("report too large")
             report = json.loads(stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             outcome.status = "failed"
@@ -487,12 +560,96 @@ def _kill(process: subprocess.Popen) -> None:
         pass
 
 
+@dataclass
+class Finished:
+    """What a helper process left: its report (the first ``REPORT_BYTES`` of stdout), the last
+    ``LOG_BYTES`` of its messages (stderr), and how it ended."""
+    returncode: int | None
+    stdout: bytes
+    stderr: str
+    timed_out: bool = False
+    report_cut: bool = False
+    log_cut_bytes: int = 0
+
+
+class _Keep(threading.Thread):
+    """Reads a pipe to its end, keeping the first (``tail=False``) or last ``limit`` bytes:
+    whatever a process writes, the grader holds at most ``limit`` bytes of it."""
+
+    def __init__(self, stream, limit: int, tail: bool):
+        super().__init__(daemon=True)
+        self.stream, self.limit, self.tail = stream, limit, tail
+        self.kept, self.dropped = bytearray(), 0
+
+    def run(self):
+        fd = self.stream.fileno()
+        while chunk := os.read(fd, 2**16):
+            if self.tail:
+                self.kept += chunk
+                if len(self.kept) > self.limit:
+                    self.dropped += len(self.kept) - self.limit
+                    del self.kept[:len(self.kept) - self.limit]
+            else:
+                room = self.limit - len(self.kept)
+                self.kept += chunk[:max(room, 0)]
+                self.dropped += max(len(chunk) - max(room, 0), 0)
+        self.stream.close()
+
+
+def run_bounded(command: list[str], data: bytes, timeout: float, *, cwd: Path | None = None,
+                memory_bytes: int | None = None) -> Finished:
+    """Run ``command`` with ``data`` on stdin in its own process group, for at most ``timeout``
+    seconds (then the whole group is killed), optionally with a limit on its address space;
+    its output is read with a bound (``REPORT_BYTES`` of stdout, ``LOG_BYTES`` of stderr)."""
+    def limit_memory():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=limit_memory if memory_bytes else None)
+    out, err = _Keep(process.stdout, REPORT_BYTES, tail=False), _Keep(process.stderr, LOG_BYTES, tail=True)
+    out.start()
+    err.start()
+
+    def feed():
+        try:
+            process.stdin.write(data)
+            process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    timed_out = False
+    try:
+        process.wait(timeout=max(timeout, 0.1))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(process)
+        process.wait()
+    _kill(process)                      # what the process started and left behind
+    for thread in (writer, out, err):
+        thread.join(timeout=10)
+    return Finished(process.returncode, bytes(out.kept), err.kept.decode("utf-8", "replace"), timed_out,
+                    out.dropped > 0, err.dropped)
+
+
 # ---------------------------------------------------------------------------------------
 # Written answers, gradebook, feedback
 # ---------------------------------------------------------------------------------------
 
+def cell_text(cell) -> str:
+    """A cell's source as text: a list of lines is joined; anything else that is not text
+    (a number, say, in a hand-edited file) counts as empty."""
+    source = cell.get("source", "")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return "".join(source)
+    return source if isinstance(source, str) else ""
+
+
 def written_answers(raw: bytes, manual: list[dict]) -> dict[str, str]:
-    """The student's answers to hand-graded questions, found between otter's question markers."""
+    """The student's answers to hand-graded questions, found between otter's question markers
+    (each at most ``MAX_ANSWER_CHARS`` characters)."""
     import nbformat
 
     try:
@@ -501,33 +658,91 @@ def written_answers(raw: bytes, manual: list[dict]) -> dict[str, str]:
         return {}
     blocks, current = [], None
     for cell in nb.cells:
+        if not isinstance(cell, dict):
+            continue
+        source = cell_text(cell)
+        metadata = cell.get("metadata")
+        tags = metadata.get("tags") if isinstance(metadata, dict) else None
+        typed_in = isinstance(tags, list) and "otter_answer_cell" in tags     # a marker typed here is text
         # otter puts "<!-- BEGIN QUESTION -->" at the top of the prompt cell and
         # "<!-- END QUESTION -->" after the answer, often in the same cell as the next
         # question's "<!-- BEGIN QUESTION -->": close first, then open.
-        if cell.cell_type == "markdown" and ("<!-- END QUESTION -->" in cell.source
-                                             or "<!-- BEGIN QUESTION -->" in cell.source):
-            if current is not None and "<!-- END QUESTION -->" in cell.source:
+        if cell.get("cell_type") == "markdown" and not typed_in and ("<!-- END QUESTION -->" in source
+                                                                     or "<!-- BEGIN QUESTION -->" in source):
+            if current is not None and "<!-- END QUESTION -->" in source:
                 blocks.append(current)
                 current = None
-            if "<!-- BEGIN QUESTION -->" in cell.source:
+            if "<!-- BEGIN QUESTION -->" in source:
                 current = []
             continue
-        if current is not None and cell.source.strip() != ANSWER_PLACEHOLDER:
-            current.append(cell)
+        if current is not None and source.strip() != ANSWER_PLACEHOLDER:
+            current.append(source)
     if current is not None:
         blocks.append(current)
     # Questions and answer blocks pair up in order (a student who deleted a marker cell
     # shifts them; the instructor reads the answers anyway).
-    return {question["name"]: "\n\n".join(c.source.strip() for c in block).strip()
-            for question, block in zip(manual, blocks)}
+    answers = {}
+    for question, block in zip(manual, blocks):
+        answer = "\n\n".join(text.strip() for text in block).strip()
+        if len(answer) > MAX_ANSWER_CHARS:
+            answer = answer[:MAX_ANSWER_CHARS] + f"\n[... cut: the answer has {len(answer):,} characters]"
+        answers[question["name"]] = answer
+    return answers
 
 
+def inspect_notebook(raw: bytes, manual: list[dict]) -> dict:
+    """The code check (cells for the instructor to look at) and the written answers of one
+    submission. ``inspect_submission`` runs it in a process of its own."""
+    import nbformat
+
+    review, written = [], {}
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
+    except Exception:
+        cells = []                                 # unreadable: grade_notebook says so
+    code = [cell_text(c) for c in cells if c.get("cell_type") == "code"]
+    found = tampering_by_cell(code)
+    review = [f"code cell {number}: {'; '.join(reasons)}" for number, reasons in enumerate(found, 1) if reasons]
+    written = written_answers(raw, manual)
+    return {"review": review, "written": written}
 
 
-def write_reports(outcomes: list[Outcome], specs: dict[str, dict], manual: list[dict], out: Path) -> None:
+def inspect_submission(raw: bytes, manual: list[dict], timeout: float) -> dict:
+    """``inspect_notebook`` in a separate process, within ``timeout`` seconds and
+    ``CHECK_MEMORY_BYTES`` of memory: ``{"review": ..., "written": ...}``, or ``{"error": why}``."""
+    header = json.dumps({"manual": manual}).encode() + b"\n"
+    run = run_bounded([sys.executable, str(Path(__file__).resolve()), "inspect"], header + raw, timeout,
+                      memory_bytes=CHECK_MEMORY_BYTES)
+    if run.timed_out:
+        return {"error": "time limit"}
+    try:
+        if run.returncode != 0 or run.report_cut:
+            raise ValueError
+        found = json.loads(run.stdout)
+        return {"review": [str(r) for r in found["review"]],
+                "written": {str(k): str(v) for k, v in found["written"].items()}}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        last = run.stderr.strip().splitlines()[-1][:300] if run.stderr.strip() else f"exit status {run.returncode}"
+        return {"error": f"the code check failed ({last})"}
+
+
+def _inspect_main() -> int:
+    """``python grading.py inspect``: a job line (JSON) and the notebook's bytes on stdin."""
+    data = sys.stdin.buffer.read()
+    header, _, raw = data.partition(b"\n")
+    result = inspect_notebook(raw, json.loads(header)["manual"])
+    sys.stdout.write(json.dumps(result))
+    return 0
+
+
+def write_reports(outcomes: list[Outcome], specs: dict[str, dict], manual: list[dict], out: Path,
+                  secrets: list[str] | None = None) -> None:
     """gradebook.csv, feedback/<student>.md, written_answers.md, review.md and results.json
     (what ``merge`` reads) in ``out``. Student names are data: they never become a path, a
-    formula or markup."""
+    formula or markup. Feedback quotes nothing of ``secrets`` (the hidden tests' and the
+    solutions' lines) and no other submission's file name."""
+    secrets = list(secrets or [])
     out.mkdir(parents=True, exist_ok=True)
     (out / "feedback").mkdir(exist_ok=True)
     questions = list(specs)
@@ -544,8 +759,9 @@ def write_reports(outcomes: list[Outcome], specs: dict[str, dict], manual: list[
                             + [f"{o.scores.get(q, (0, 0))[0]:g}" for q in questions] + ["" for _ in manual]
                             + [f"{o.seconds:.0f}", f"feedback/{files[id(o)]}.md",
                                spreadsheet_safe(" | ".join(o.notes)), spreadsheet_safe(" | ".join(o.review))])
+    guard = FeedbackGuard(secrets, [o.student for o in outcomes])
     for o in outcomes:
-        (out / "feedback" / f"{files[id(o)]}.md").write_text(feedback_text(o, manual))
+        (out / "feedback" / f"{files[id(o)]}.md").write_text(guard.checked(feedback_text(o, manual, guard.filter(o)), o))
     lines = ["# Written answers to grade by hand", ""]
     for q in manual:
         lines += [f"## {q['name']} ({q['points']:g} points)", ""]
@@ -559,18 +775,60 @@ def write_reports(outcomes: list[Outcome], specs: dict[str, dict], manual: list[
     for o in (o for o in outcomes if o.review):
         review += [f"- **{markdown_text(o.student)}**: " + "; ".join(markdown_text(r) for r in o.review)]
     (out / "review.md").write_text("\n".join(review) + "\n")
-    (out / "results.json").write_text(json.dumps({"questions": questions, "manual": manual,
+    (out / "results.json").write_text(json.dumps({"questions": questions, "manual": manual, "secrets": secrets,
                                                   "outcomes": [asdict(o) for o in outcomes]}, indent=1))
 
 
-def read_results(folder: Path) -> tuple[list[Outcome], list[str], list[dict]]:
-    """The outcomes a ``grade`` run left in ``folder`` (its results.json)."""
+def read_results(folder: Path) -> tuple[list[Outcome], list[str], list[dict], list[str]]:
+    """The outcomes a ``grade`` run left in ``folder`` (its results.json), its questions, the
+    hand-graded questions and what feedback must not quote."""
     data = json.loads((Path(folder) / "results.json").read_text())
     outcomes = []
     for record in data["outcomes"]:
         record["scores"] = {k: tuple(v) for k, v in record["scores"].items()}
         outcomes.append(Outcome(**record))
-    return outcomes, data["questions"], data["manual"]
+    return outcomes, data["questions"], data["manual"], data.get("secrets", [])
+
+
+WITHHELD = ("(withheld: this message quoted the assignment's hidden tests or solutions, or another "
+            "submission; your instructor can read it in the gradebook)")
+
+
+def _plain(text: str) -> str:
+    """Letters and digits only, lower case: a quote survives escaping, re-wrapping and repr()."""
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+class FeedbackGuard:
+    """Keeps out of a student's feedback every line of the hidden tests and solutions
+    (``secrets``) and the other submissions' file names, in whatever quoting."""
+
+    def __init__(self, secrets: list[str], students: list[str]):
+        self.secrets = [p for p in {_plain(s) for s in secrets} if len(p) >= 12]
+        self.students = students
+
+    def reveals(self, text: str, student: str) -> bool:
+        plain = _plain(text)
+        if any(secret in plain for secret in self.secrets):
+            return True
+        lowered = text.lower()
+        return any(other != student and f"{other}.ipynb".lower() in lowered for other in self.students)
+
+    def filter(self, o: Outcome) -> dict:
+        """What of ``o`` the student may read: its notes and visible tests' messages, each
+        replaced by ``WITHHELD`` if it reveals anything."""
+        notes = [WITHHELD if self.reveals(n, o.student) else n for n in o.notes]
+        messages = {name: [WITHHELD if self.reveals(c["message"], o.student) else c["message"] for c in cases]
+                    for name, cases in o.cases.items()}
+        return {"notes": notes, "messages": messages}
+
+    def checked(self, text: str, o: Outcome) -> str:
+        """The feedback as it is written; should anything still reveal a secret (a note the
+        filter did not see), only the scores remain."""
+        if not self.reveals(text, o.student):
+            return text
+        return feedback_text(Outcome(o.student, scores=o.scores, status=o.status), [],
+                             {"notes": [WITHHELD], "messages": {}})
 
 def short_failure(message: str, limit: int = 1200) -> str:
     """The failed statements of a doctest report and the error each raised, without the traceback."""
@@ -592,8 +850,10 @@ def short_failure(message: str, limit: int = 1200) -> str:
 
 
 
-def feedback_text(o: Outcome, manual: list[dict]) -> str:
-    """What a student reads: score per question, what failed (hidden tests without details)."""
+def feedback_text(o: Outcome, manual: list[dict], shown: dict | None = None) -> str:
+    """What a student reads: score per question, what failed (hidden tests without details).
+    ``shown`` replaces the notes and visible tests' messages (``FeedbackGuard.filter``)."""
+    shown = shown or {"notes": o.notes, "messages": {name: [c["message"] for c in cases] for name, cases in o.cases.items()}}
     lines = [f"# Feedback for {markdown_text(o.student)}", "",
              f"Autograded score: **{o.earned:g} / {o.possible:g}**  (status: {o.status})", "",
              "| question | points | tests passed |", "|---|---|---|"]
@@ -602,17 +862,18 @@ def feedback_text(o: Outcome, manual: list[dict]) -> str:
         passed = sum(c["passed"] for c in cases)
         lines.append(f"| {name} | {earned:g} / {possible:g} | {passed} of {len(cases) or '?'} |")
     lines.append("")
-    if o.notes:
-        lines += ["## What happened when your notebook ran", ""] + [f"- {n}" for n in o.notes] + [""]
-    failures = [(name, c) for name, cases in o.cases.items() for c in cases if not c["passed"]]
+    if shown["notes"]:
+        lines += ["## What happened when your notebook ran", ""] + [f"- {n}" for n in shown["notes"]] + [""]
+    failures = [(name, c, message) for name, cases in o.cases.items()
+                for c, message in zip(cases, shown["messages"].get(name, [])) if not c["passed"]]
     if failures:
         lines += ["## Tests that failed", ""]
-        for name, case in failures:
+        for name, case, message in failures:
             if case["hidden"]:
                 lines += [f"- **{name}**: a hidden test failed. Re-read the question: the hidden tests "
                           "check the same behaviour more thoroughly than the visible ones.", ""]
             else:
-                lines += [f"- **{name}** (visible test):", "", "```", short_failure(case["message"]), "```", ""]
+                lines += [f"- **{name}** (visible test):", "", quoted_block(short_failure(message)), ""]
     if manual:
         lines += ["## Graded by hand", "", ", ".join(f"{q['name']} ({q['points']:g} points)" for q in manual)
                   + ": your instructor grades these written answers separately.", ""]
@@ -657,29 +918,64 @@ def grade_folder(assignment: str, submissions: Path, out: Path, *, instructor: P
         raise SystemExit(f"No .ipynb files in {submissions}.")
     number, shards = parse_shard(shard)
     entries = entries[number - 1::shards]
+    for name in not_graded(submissions):
+        print(f"not graded (not a notebook): {name!r}")
+    secrets = load_secrets(instructor, specs)
     outcomes = []
     for n, entry in enumerate(entries, 1):
         print(f"[{n}/{len(entries)}] {entry.student!r} ...", end=" ", flush=True)
-        if entry.refused:
-            outcome = Outcome(entry.student, status="refused", notes=[f"Not graded: {entry.refused}."])
+        try:
+            outcome = grade_submission(entry, assignment, specs, manual, visible, timeout=timeout,
+                                       cell_timeout=cell_timeout, sandbox=sandbox, limits=limits)
+        except Exception as error:        # a bug of the grader: this student gets the reason, the batch goes on
+            outcome = Outcome(entry.student, status="failed",
+                              notes=[f"Grading failed: {type(error).__name__}: {str(error)[:300]}"])
             outcome.scores = {name: (0.0, score_question(spec, [])[1]) for name, spec in specs.items()}
-        else:
-            outcome = grade_notebook(entry.raw, entry.student, assignment, specs, visible, timeout=timeout,
-                                     cell_timeout=cell_timeout, sandbox=sandbox, limits=limits)
-            outcome.written = written_answers(entry.raw, manual)
         outcomes.append(outcome)
         print(f"{outcome.earned:g}/{outcome.possible:g} ({outcome.status}, {outcome.seconds:.0f} s)", flush=True)
-        write_reports(outcomes, specs, manual, out)           # after each one: a crash loses nothing
+        write_reports(outcomes, specs, manual, out, secrets=secrets)   # after each one: a crash loses nothing
     print(f"Gradebook: {out / 'gradebook.csv'}; feedback in {out / 'feedback'}; "
           f"written answers in {out / 'written_answers.md'}; code to look at in {out / 'review.md'}")
     return outcomes
 
 
+def not_graded(folder: Path) -> list[str]:
+    """The names in ``folder`` that are not notebooks, for the instructor to see."""
+    return sorted(name for name in os.listdir(folder) if not is_notebook_name(name))
+
+
+def grade_submission(entry: Submission, assignment: str, specs: dict[str, dict], manual: list[dict],
+                     visible: Path | None, *, timeout: float, cell_timeout: float, sandbox: bool = True,
+                     limits: dict | None = None) -> Outcome:
+    """One submission from start to end, every step within its time limit ``timeout``: the code
+    check and the written answers (a process of their own), then the run and the tests."""
+    started = time.monotonic()
+    if entry.refused:
+        outcome = Outcome(entry.student, status="refused", notes=[f"Not graded: {entry.refused}."])
+        outcome.scores = {name: (0.0, score_question(spec, [])[1]) for name, spec in specs.items()}
+        return outcome
+    inspected = inspect_submission(entry.raw, manual, timeout)
+    if inspected.get("error") == "time limit":
+        outcome = Outcome(entry.student, status="time limit", seconds=time.monotonic() - started, notes=[
+            f"The notebook could not be checked within the time limit of {timeout:.0f} s "
+            "(its code is too large to read); it was not run and scores 0."])
+        outcome.scores = {name: (0.0, score_question(spec, [])[1]) for name, spec in specs.items()}
+        return outcome
+    outcome = grade_notebook(entry.raw, entry.student, assignment, specs, visible, timeout=timeout,
+                             cell_timeout=cell_timeout, sandbox=sandbox, limits=limits, started=started)
+    if "error" in inspected:
+        outcome.review.append(inspected["error"])
+    outcome.review += inspected.get("review", [])
+    outcome.written = inspected.get("written", {})
+    return outcome
+
+
 def merge_folders(out: Path, shards: list[Path]) -> list[Outcome]:
     """One gradebook from the folders that ``grade --shard k/n`` wrote."""
-    outcomes, questions, manual = [], None, None
+    outcomes, questions, manual, secrets = [], None, None, set()
     for folder in shards:
-        part, part_questions, part_manual = read_results(folder)
+        part, part_questions, part_manual, part_secrets = read_results(folder)
+        secrets.update(part_secrets)
         if questions is not None and part_questions != questions:
             raise SystemExit(f"{folder} was graded with other questions ({part_questions}) than {shards[0]}")
         questions, manual = part_questions, part_manual
@@ -690,7 +986,7 @@ def merge_folders(out: Path, shards: list[Path]) -> list[Outcome]:
         raise SystemExit(f"Graded in more than one shard: {', '.join(map(repr, twice))}")
     outcomes.sort(key=lambda o: o.student)
     specs = {q: {} for q in questions or []}
-    write_reports(outcomes, specs, manual or [], out)
+    write_reports(outcomes, specs, manual or [], out, secrets=sorted(secrets))
     print(f"Merged {len(outcomes)} submissions from {len(shards)} shards into {out / 'gradebook.csv'}")
     return outcomes
 
@@ -714,6 +1010,9 @@ def check_notebook(notebook: Path, tests: Path, *, timeout: float, cell_timeout:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["inspect"]:                     # internal: one submission's code check
+        return _inspect_main()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade a folder of submitted notebooks with all tests")

@@ -40,6 +40,8 @@ import nbformat
 import yaml
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from grading import GRADING_FILES, SECRETS_FILE, load_tests, significant_line  # noqa: E402  (beside this file)
 ROOT = HERE.parent
 OUT = ROOT / "_build" / "assignments"
 PAGES = HERE / "pages"
@@ -52,14 +54,6 @@ OTTER_VERSION = re.search(r"^otter-grader==(\S+)", (ROOT / "constraints.txt").re
 # ---------------------------------------------------------------------------------------
 # What must stay secret
 # ---------------------------------------------------------------------------------------
-
-def _significant(line: str) -> str | None:
-    """A line long and specific enough that finding it elsewhere means it leaked."""
-    line = line.strip()
-    if line.startswith("#") or len(line) < 16 or line.startswith(("import ", "from ")):
-        return None
-    return line
-
 
 def secret_lines(authoring: Path, all_tests: dict[str, dict]) -> dict[str, str]:
     """Lines of solutions and hidden tests (line -> where it comes from) that students must not see."""
@@ -77,7 +71,7 @@ def secret_lines(authoring: Path, all_tests: dict[str, dict]) -> dict[str, str]:
             continue
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
-                if (s := _significant(line)):
+                if (s := significant_line(line)):
                     (secrets.__setitem__(s, "a written solution") if in_solution_block else public.add(s))
             continue
         inside = False
@@ -91,13 +85,13 @@ def secret_lines(authoring: Path, all_tests: dict[str, dict]) -> dict[str, str]:
                 continue
             marked = re.search(r"#\s*SOLUTION\s*$", line)
             code = re.sub(r"#\s*SOLUTION\s*$", "", line)
-            s = _significant(code)
+            s = significant_line(code)
             if s is None:
                 continue
             if inside or marked:
                 # ``x = expr # SOLUTION`` becomes ``x = ...``: only the right-hand side is secret.
                 if marked and not inside and "=" in code:
-                    s = _significant(code.split("=", 1)[1])
+                    s = significant_line(code.split("=", 1)[1])
                 if s:
                     secrets[s] = "a solution"
             else:
@@ -105,7 +99,7 @@ def secret_lines(authoring: Path, all_tests: dict[str, dict]) -> dict[str, str]:
     for name, spec in all_tests.items():
         for case in spec["suites"][0]["cases"]:
             for line in case["code"].splitlines():
-                s = _significant(re.sub(r"^(>>>|\.\.\.) ?", "", line.strip()))
+                s = significant_line(re.sub(r"^(>>>|\.\.\.) ?", "", line.strip()))
                 if s and case.get("hidden", True):
                     secrets.setdefault(s, f"a hidden test of {name}")
                 elif s:
@@ -268,7 +262,6 @@ def release(name: str) -> Path:
     (student / "README.md").write_text(README.format(name=name, title=title))
     (student / ".github/workflows").mkdir(parents=True)
     (student / ".github/workflows/check.yml").write_text(WORKFLOW.format(name=name))
-    from grading import GRADING_FILES
     for grading_file in GRADING_FILES:
         shutil.copy(HERE / grading_file, student / grading_file)
     shutil.copy(HERE / "grade-workflow.yml", instructor / "grade-workflow.yml")
@@ -283,7 +276,10 @@ def release(name: str) -> Path:
             if path.is_file():
                 z.write(path, Path(name) / path.relative_to(student))
 
-    leaks = find_leaks(secret_lines(authoring, all_tests), [student, page, archive])
+    secrets = secret_lines(authoring, all_tests)
+    # The grader keeps these out of students' feedback, whatever a submission quotes.
+    (instructor / SECRETS_FILE).write_text(json.dumps(sorted(secrets), indent=0))
+    leaks = find_leaks(secrets, [student, page, archive])
     if leaks:
         shutil.rmtree(student)
         page.unlink()
@@ -360,8 +356,6 @@ def course_secrets() -> dict[str, str]:
 
 
 def _load_all_tests(target: Path) -> dict[str, dict]:
-    sys.path.insert(0, str(HERE))
-    from grading import load_tests
     return load_tests(target / "instructor" / "tests")
 
 

@@ -344,10 +344,75 @@ def _submissions(name, target, canary):
     ] + [(attack, write(_with_cell(blank, code, setup + 1)), "zero") for attack, code in ATTACKS.items()] + [
         ("symlinked_solution", None, "refused: symbolic link"),
         ("hardlinked_solution", None, "refused: hard link"),
+    ] + _files_that_stopped_the_batch(solution, write) + [
+        ("aliases_otter_3200_times", write(_with_cell(solution, ALIAS_CHAIN, None)), "full"),
+        ("Shouts_its_name.IPYNB", write(solution), "full"),
+        ("hides_the_other_answers", write(_with_markdown_answer(solution, NASTY_ANSWER)), "full"),
+        ("quotes_the_secrets", write(_quoting(solution, name, target)), "full"),
     ]
 
 
+# The files that once stopped or hung the whole batch. Their names sort before "solution",
+# the honest control graded after them. None: graded_batch makes the file itself.
+def _files_that_stopped_the_batch(solution, write):
+    number = json.loads(write(solution))
+    number["cells"].append({"cell_type": "markdown", "metadata": {}, "source": 5})
+    return [("aa_directory", None, "refused: not a regular file"),
+            ("aa_dangling_link", None, "refused: symbolic link"),
+            ("aa_link_to_a_device", None, "refused: symbolic link"),
+            ("aa_named_pipe", None, "refused: not a regular file"),
+            ("aa_markdown_cell_is_a_number", json.dumps(number), "unreadable"),
+            ("aa_deeply_nested", write(_with_cell(solution, "x = " + "-" * 100_000 + "1", None)), "full")]
+
+
+# o3200 = o3199 ... o1 = o0, o0 = otter (last), o3200.x = 1: once 322 s of alias search
+ALIAS_CHAIN = "\n".join([f"o{i + 1} = o{i}" for i in reversed(range(3200))] + ["o0 = otter", "o3200.x = 1"])
+NASTY_ANSWER = ("# A heading of my own\n<!-- a comment left open\n~~~~~~~~~~\n```\n### solution\n"
+                "<script>alert(1)</script>\r~~~~~\r### forged_student\n<!-- END QUESTION -->")
+
+
+def _with_markdown_answer(nb, text):
+    """``nb`` with ``text`` typed into the answer cell of its first hand-graded question."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cell = next(c for c in nb.cells if c.cell_type == "markdown" and "otter_answer_cell" in c.metadata.get("tags", []))
+    cell.source = text
+    return nb
+
+
+def _model_answer(name):
+    """The first line of the authoring notebook's written solution (a secret)."""
+    authoring = nbformat.read(ROOT / "assignments" / name / f"{name}.ipynb", as_version=4)
+    return next(cell.source.splitlines()[0] for before, cell in zip(authoring.cells, authoring.cells[1:])
+                if cell.cell_type == "markdown" and before.source.strip() == "# BEGIN SOLUTION")
+
+
+def _quoting(solution, name, target):
+    """The solution with cells at its end that raise, as their errors, a hidden test, the
+    model answer and classmates' file names: what a notebook that could read them would do."""
+    specs = grading.load_tests(target / "instructor" / "tests")
+    hidden = next(case["code"] for spec in specs.values() for case in spec["suites"][0]["cases"] if case.get("hidden", True))
+    nb = solution
+    for text in (hidden, _model_answer(name), "my classmates: solution.ipynb, unchanged_student_version.ipynb"):
+        nb = _with_cell(nb, f"raise RuntimeError({text!r})", None)
+    return nb
+
+
 _BATCHES = {}
+
+
+def _make_bad_file(path, tmp):
+    kind = path.stem[len("aa_"):]
+    if kind == "directory":
+        path.mkdir()
+        (path / "inside.ipynb").write_text("{}")
+    elif kind == "dangling_link":
+        path.symlink_to(tmp / "outside" / "gone.ipynb")
+    elif kind == "link_to_a_device":
+        path.symlink_to("/dev/zero")                 # reading it never ends
+    elif kind == "named_pipe":
+        os.mkfifo(path)                              # opening it waits for a writer forever
+    else:
+        raise ValueError(kind)
 
 
 def graded_batch(name, tmp_path_factory):
@@ -365,14 +430,17 @@ def graded_batch(name, tmp_path_factory):
     solution_path = target / "instructor" / f"{name}-solution.ipynb"
     for student, text, expect in _submissions(name, target, canary):
         path = submissions / f"{student}.ipynb"
-        if student == "symlinked_solution":
+        if text is None and student.startswith("aa_"):
+            _make_bad_file(path, tmp)
+        elif student == "symlinked_solution":
             path.symlink_to(solution_path)
         elif student == "hardlinked_solution":
             shutil.copy(solution_path, tmp / "outside" / "solution-copy.ipynb")
             os.link(tmp / "outside" / "solution-copy.ipynb", path)
         else:
+            path = submissions / (student if student.endswith(".IPYNB") else f"{student}.ipynb")
             path.write_bytes(text if isinstance(text, bytes) else text.encode())
-        expected[student] = expect
+        expected[student.removesuffix(".IPYNB")] = expect
     out = tmp / "gradebook"
     cell_timeout = CELL_TIMEOUT if name == BANK else HONEST_CELL_TIMEOUT
     outcomes = grading.grade_folder(name, submissions, out, timeout=TIMEOUT, cell_timeout=cell_timeout)
@@ -409,6 +477,8 @@ def test_every_bad_submission_gets_the_score_it_earned_and_a_reason(bank):
     rows, full = graded["rows"], float(graded["rows"]["solution"]["autograded_possible"])
     assert set(rows) == set(graded["expected"]), "every submission has a row in the gradebook"
     reasons = {"unreadable": "not a readable Jupyter notebook", "raises_in_last_question": "raised RuntimeError",
+               "aa_directory": "not a regular file", "aa_named_pipe": "not a regular file",
+               "aa_dangling_link": "symbolic link", "aa_link_to_a_device": "symbolic link",
                "loops_forever": "was interrupted", "ignores_interrupts": "did not stop when interrupted",
                "calls_sys_exit": "raised SystemExit", "kills_its_process": "ended the Python process",
                "symlinked_solution": "symbolic link", "hardlinked_solution": "hard link"}
@@ -434,6 +504,97 @@ def test_every_bad_submission_gets_the_score_it_earned_and_a_reason(bank):
     # the metrics question gets what -1.0 gets.
     agreeable = graded["outcomes"]["agreeable_floats"].scores["q6"]
     assert agreeable[0] < agreeable[1], agreeable
+
+
+def test_files_that_once_stopped_the_batch_get_a_row_a_status_and_a_reason(bank):
+    """A folder, dangling and device links, a named pipe, a number as a cell's text, an
+    expression too deep for the parser, a 3,200-line alias chain (once quadratic) and an
+    upper-case .IPYNB: each student gets a row and a reason, and the batch goes on to grade
+    the solution after them in full."""
+    rows, outcomes = bank["rows"], bank["outcomes"]
+    full = float(rows["solution"]["autograded_possible"])
+    assert float(rows["solution"]["autograded"]) == full, rows["solution"]["notes"]
+    order = list(rows)
+    assert all(order.index(f"aa_{kind}") < order.index("solution") for kind in (
+        "directory", "dangling_link", "link_to_a_device", "named_pipe", "markdown_cell_is_a_number", "deeply_nested"))
+    assert rows["aa_markdown_cell_is_a_number"]["status"] == "unreadable"
+    assert "could not read it (MemoryError" in rows["aa_deeply_nested"]["for review"] \
+        or "could not read it (RecursionError" in rows["aa_deeply_nested"]["for review"]
+    assert "changes o3200.x" in rows["aliases_otter_3200_times"]["for review"]
+    assert outcomes["aliases_otter_3200_times"].status == "graded"
+    assert float(rows["Shouts_its_name"]["autograded"]) == full, "an upper-case .IPYNB is graded too"
+
+
+def test_feedback_withholds_what_a_submission_quotes(bank):
+    """A notebook that raised a hidden test, the model answer and classmates' file names as
+    its errors: its feedback says a message was withheld and quotes none of them; the
+    instructor's gradebook keeps the messages."""
+    out, name = bank["out"], bank["name"]
+    text = (out / "feedback" / "quotes_the_secrets.md").read_text()
+    assert grading.WITHHELD in text
+    assert _model_answer(name) not in text and "unchanged_student_version.ipynb" not in text
+    assert release.find_leaks(secrets_of(name, bank["target"]), [out / "feedback" / "quotes_the_secrets.md"]) == []
+    notes = bank["rows"]["quotes_the_secrets"]["notes"]
+    assert "unchanged_student_version.ipynb" in notes and _model_answer(name)[:40] in notes
+    own = (out / "feedback" / "raises_in_last_question.md").read_text()
+    assert "raised RuntimeError: a bug" in own, "a student's own error is shown"
+
+
+def test_written_answers_show_every_student_in_order(bank):
+    """Rendered as CommonMark, written_answers.md has one section per hand-graded question
+    with one heading per student, in the gradebook's order, whatever an answer holds (a
+    heading, an open HTML comment, fences, carriage returns, otter's own markers)."""
+    from markdown_it import MarkdownIt
+
+    written = (bank["out"] / "written_answers.md").read_text()
+    tokens = MarkdownIt("commonmark").parse(written)
+    headings = [(t.tag, "".join(c.content for c in tokens[i + 1].children if c.type == "text"))
+                for i, t in enumerate(tokens) if t.type == "heading_open"]
+    manifest = json.loads((bank["target"] / "instructor" / "manifest.json").read_text())
+    manual = [q for q in manifest["questions"] if q["manual"]]
+    expected = [("h1", "Written answers to grade by hand")]
+    for q in manual:
+        expected += [("h2", f"{q['name']} ({q['points']:g} points)")] + [("h3", student) for student in bank["rows"]]
+    assert headings == expected
+    assert not [t for t in tokens if t.type in ("html_block", "html_inline")], "an answer's markup stays text"
+    first = manual[0]["name"]
+    assert "### forged_student" in bank["outcomes"]["hides_the_other_answers"].written[first]
+
+
+FLOOD = """
+import json, os, sys
+job = sys.stdin.read()
+block = b"x" * 2**20
+for _ in range({mib}):
+    os.write(2, block)
+print(json.dumps({{"events": [], "skipped": [], "results": {{}}, "isolated": True}}))
+"""
+
+
+def test_the_grader_reads_a_flood_of_output_with_a_bound(tmp_path):
+    """A judge (a stand-in) writes 1 GiB of messages: the grader keeps the last 256 KB, says
+    so, reads the report, and its own memory stays small (measured in a fresh process)."""
+    flood = tmp_path / "flood.py"
+    flood.write_text(FLOOD.format(mib=1024))
+    blank = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
+    script = f"""
+import json, resource, sys
+sys.path.insert(0, {str(ROOT / 'assignments')!r})
+import grading
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+grading.JUDGE_SCRIPT = {str(flood)!r}
+outcome = grading.grade_notebook({blank.encode()!r}, "flood", "tiny", {{}}, None, timeout=300, cell_timeout=60, sandbox=False)
+print(json.dumps({{"before_kb": before, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "status": outcome.status, "notes": outcome.notes}}))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"grader's peak memory on a 1 GiB flood: {got['peak_kb'] / 1024:.0f} MB (after import: "
+          f"{got['before_kb'] / 1024:.0f} MB)")
+    assert got["status"] == "graded", got
+    assert any("1,073,741,824 bytes of messages" in n for n in got["notes"]), got["notes"]
+    assert got["peak_kb"] - got["before_kb"] < 64 * 1024, "the grader held the flood in memory"
 
 
 def test_suspicious_code_is_shown_to_the_instructor_and_costs_nothing(bank):
