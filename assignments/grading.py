@@ -132,7 +132,9 @@ def hidden_test_lines(specs: dict[str, dict]) -> set[str]:
 
 def load_secrets(instructor: Path, specs: dict[str, dict]) -> list[str]:
     """What no student's feedback may quote: the solutions' and hidden tests' lines that
-    release.py found (``secret_lines.json``), and the hidden tests' lines in any case."""
+    release.py found (``secret_lines.json``), and the hidden tests' lines in any case;
+    minus what students see anyway (the visible tests, the student notebook), so that a
+    visible test's message is never withheld for a line it shares with a hidden one."""
     secrets = hidden_test_lines(specs)
     path = Path(instructor) / SECRETS_FILE
     if path.is_file():
@@ -140,7 +142,12 @@ def load_secrets(instructor: Path, specs: dict[str, dict]) -> list[str]:
     else:
         print(f"warning: {path} is missing (run `make assignments`): feedback is checked against the "
               "hidden tests only, not the solutions", file=sys.stderr)
-    return sorted(secrets)
+    public = [case["code"] for spec in specs.values() for case in spec["suites"][0]["cases"]
+              if not case.get("hidden", True)]
+    for notebook in sorted((Path(instructor).parent / "student").glob("*.ipynb")):
+        public += [cell_text(cell) for cell in json.loads(notebook.read_text()).get("cells", [])]
+    public_text = _plain("\n".join(public))
+    return sorted(s for s in secrets if _plain(s) not in public_text)
 
 
 # ---------------------------------------------------------------------------------------

@@ -619,6 +619,7 @@ def test_feedback_is_readable_and_keeps_hidden_tests_secret(graded):
     assert {p.stem for p in feedback} == set(graded["rows"])
     text = (out / "feedback" / "unchanged_student_version.md").read_text()
     assert "Autograded score" in text and "a hidden test failed" in text and "visible test" in text
+    assert grading.WITHHELD not in text, "a visible test's message shares lines with hidden tests: not a leak"
     assert release.find_leaks(secrets_of(name, graded["target"]), [out / "feedback"]) == []
     written = (out / "written_answers.md").read_text()
     manifest = json.loads((graded["target"] / "instructor" / "manifest.json").read_text())
