@@ -27,6 +27,31 @@ def test_the_architecture_is_read_from_the_file(llm):
     assert llm.model.count_params() == 134_515_008, "135M weights, the output layer tied to the embedding"
 
 
+def test_the_gguf_reader_agrees_with_the_gguf_package():
+    """read_gguf_file parses the file itself (fast); the gguf package's reader is the reference."""
+    import gguf
+
+    path = models.small_llm_path()
+    metadata, tensors = models.read_gguf_file(path)
+    reference = gguf.GGUFReader(str(path))
+    names = [name for name in reference.fields if not name.startswith("GGUF.")]
+    assert list(metadata) == names
+    for name in names:
+        expected, got = reference.fields[name].contents(), metadata[name]
+        assert type(got) is type(expected) and got == expected, name
+    assert len(tensors) == len(reference.tensors) == 272
+    for theirs, (name, kind, shape, raw) in zip(reference.tensors, tensors):
+        assert (name, kind, shape) == (theirs.name, int(theirs.tensor_type), tuple(reversed(theirs.shape.tolist())))
+        assert raw.dtype == theirs.data.dtype and np.array_equal(raw, theirs.data), name
+
+
+def test_a_file_that_is_not_gguf_gets_a_clear_error(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"<html>404 Not Found</html>" + bytes(100))
+    with pytest.raises(ValueError, match="not a GGUF file"):
+        models.read_gguf_file(bad)
+
+
 @pytest.mark.parametrize("n", range(len(PROMPTS)))
 def test_token_ids_match_the_reference_tokenizer(llm, n):
     prompt = PROMPTS[n]
