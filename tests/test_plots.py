@@ -1,9 +1,10 @@
 """utils.plots: the shared figures draw what they are given and reject bad shapes clearly."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from utils.plots import plot_decision_boundary, plot_image_grid, plot_training_curves
+from utils.plots import plot_decision_boundary, plot_image_grid, plot_image_rows, plot_training_curves
 
 HISTORY = {"loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.7, 0.8],
            "val_accuracy": [0.5, 0.6, 0.7]}
@@ -62,3 +63,17 @@ def test_decision_boundary_shape_errors():
         plot_decision_boundary(lambda g: g[:, 0], np.zeros((10, 3)), np.zeros(10))
     with pytest.raises(ValueError, match="X has 10 rows but y has 9"):
         plot_decision_boundary(lambda g: g[:, 0], np.zeros((10, 2)), np.zeros(9))
+
+
+def test_plot_image_rows_labels_each_row():
+    images = np.linspace(0, 1, 5 * 16).reshape(5, 16)
+    fig = plot_image_rows({"originals": images, "copies": images.reshape(5, 4, 4)[:3]}, ncols=4, title="t")
+    axes = np.array(fig.axes).reshape(2, 4)
+    assert [axes[r, 0].get_ylabel() for r in range(2)] == ["originals", "copies"]
+    assert len(axes[0, 3].get_images()) == 1 and len(axes[1, 3].get_images()) == 0, "the short row leaves a gap"
+    assert axes[0, 0].get_images()[0].get_array().shape == (4, 4)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="do not make a square"):
+        plot_image_rows({"bad": np.zeros((2, 15))})
+    with pytest.raises(ValueError, match="no rows"):
+        plot_image_rows({})

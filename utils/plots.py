@@ -1,4 +1,4 @@
-"""Figures the chapters share: training curves, image grids, decision boundaries.
+"""Figures the chapters share: training curves, image grids and rows, decision boundaries.
 
 Every function draws on a new figure (or on ``ax`` when given) and returns the
 matplotlib ``Figure``, so a notebook can show it and a test can inspect it.
@@ -109,6 +109,45 @@ def plot_image_grid(images, labels=None, class_names: Sequence[str] | None = Non
                 color = "black" if predictions[i] == labels[i] else "#D55E00"
             ax.set_title(text, fontsize=8, color=color)
     fig.tight_layout()
+    return fig
+
+
+def plot_image_rows(rows: Mapping[str, object], ncols: int = 8, title: str | None = None, fig=None,
+                    cmap: str = "gray_r"):
+    """Images in labelled rows, e.g. originals above their reconstructions.
+
+    ``rows`` maps a row's name to its images: ``(n, height, width)`` or ``(n, pixels)`` of
+    square grey-scale images with values in [0, 1]; each row shows its first ``ncols``. Draws
+    on ``fig`` (a figure or sub-figure) when given."""
+    if not rows:
+        raise ValueError("plot_image_rows got no rows")
+    pictures = {}
+    for name, images in rows.items():
+        images = np.asarray(images, dtype=float)
+        if images.ndim == 2:
+            side = int(round(np.sqrt(images.shape[1])))
+            if side * side != images.shape[1]:
+                raise ValueError(f"row {name!r}: {images.shape[1]} pixels do not make a square image")
+            images = images.reshape(len(images), side, side)
+        if images.ndim != 3 or len(images) == 0:
+            raise ValueError(f"row {name!r}: give images of shape (n, height, width) or (n, pixels), got {images.shape}")
+        pictures[name] = images[:ncols]
+    ncols = max(len(images) for images in pictures.values())
+    if fig is None:
+        fig = plt.figure(figsize=(1.1 * ncols + 1.2, 1.15 * len(pictures) + (0.4 if title else 0.1)))
+    axes = fig.subplots(len(pictures), ncols, squeeze=False)
+    for r, (name, images) in enumerate(pictures.items()):
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(images):
+                ax.imshow(np.clip(images[c], 0, 1), cmap=cmap, vmin=0, vmax=1)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 

@@ -1040,3 +1040,66 @@ def next_token_explorer(llm, prompt: str = "The most important problem facing th
         control.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- KL weight of a VAE
+
+def plot_kl_weight_run(run: dict, images, beta: float, labels=None, class_names: Sequence[str] | None = None):
+    """One VAE run of :func:`kl_weight_explorer`: where the test images' code means land (coloured
+    by ``labels`` if given) and the first images above their reconstructions.
+
+    ``run`` holds ``"means"`` (n, 2), ``"reconstructions"`` (m, pixels) of ``images[:m]`` and
+    ``"kl"``, the KL term of each latent dimension."""
+    from .plots import plot_image_rows
+
+    means, reconstructions = np.asarray(run["means"]), np.asarray(run["reconstructions"])
+    if means.ndim != 2 or means.shape[1] != 2:
+        raise ValueError(f"the map needs code means of shape (n, 2), got {means.shape}")
+    m = min(len(images), len(reconstructions))
+    if m == 0:
+        raise ValueError("give at least one image and its reconstruction")
+    fig = plt.figure(figsize=(12, 3.9))
+    left, right = fig.subfigures(1, 2, width_ratios=[1, 2.2])
+    ax = left.subplots()
+    if labels is None:
+        ax.scatter(means[:, 0], means[:, 1], s=4, alpha=0.5, color=COLORS[0])
+    else:
+        labels = np.asarray(labels)[:len(means)]
+        for k in np.unique(labels):
+            name = class_names[int(k)] if class_names is not None else str(k)
+            ax.scatter(means[labels == k, 0], means[labels == k, 1], s=4, alpha=0.6, label=name,
+                       color=plt.cm.tab10(int(k) % 10), marker="os^vD<>xP*"[int(k) % 10])
+    reach = max(3.0, float(np.quantile(np.abs(means), 0.995)) * 1.1)
+    ax.set_xlim(-reach, reach)
+    ax.set_ylim(-reach, reach)
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title(f"β = {beta:g}: code means, KL {float(np.sum(run['kl'])):.2f} nats", fontsize=10)
+    plot_image_rows({"image": np.asarray(images)[:m], "rebuilt": reconstructions[:m]}, ncols=m, fig=right,
+                    title="test images and their reconstructions from the code means")
+    return fig
+
+
+def kl_weight_explorer(runs: dict, images, labels=None, class_names: Sequence[str] | None = None):
+    """A slider over the KL weights β of trained VAE runs (``{beta: run}``, each run as
+    :func:`plot_kl_weight_run` takes it). Returns the widget; its ``result`` attribute holds
+    the last ``{"beta", "kl", "spread"}``: the KL term per dimension and how much the shown
+    reconstructions differ from one another (0 when every image is rebuilt the same)."""
+    import ipywidgets as w
+
+    if not runs:
+        raise ValueError("runs is empty: train at least one VAE and give {beta: run}")
+    betas = sorted(runs)
+    beta = w.SelectionSlider(options=betas, value=betas[0], description="β (KL weight)", continuous_update=False)
+    out = w.Output()
+    box = w.VBox([beta, out])
+
+    def redraw(*_):
+        run = runs[beta.value]
+        box.result = {"beta": beta.value, "kl": np.asarray(run["kl"], dtype=float).tolist(),
+                      "spread": float(np.asarray(run["reconstructions"]).std(axis=0).mean())}
+        _show_figure(out, plot_kl_weight_run(run, images, beta.value, labels, class_names))
+
+    beta.observe(redraw, names="value")
+    redraw()
+    return box
