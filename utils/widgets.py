@@ -1103,3 +1103,53 @@ def kl_weight_explorer(runs: dict, images, labels=None, class_names: Sequence[st
     beta.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- generative models (week 13)
+
+def plot_point_cloud(points, reference=None, title: str = "", ax=None, reach: float | None = None):
+    """Generated 2-D points (dots) over the points they imitate (``reference``, grey), on one
+    square frame. ``reach`` fixes the half-width of the frame (default: what the points need)."""
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"plot_point_cloud draws 2-D points: give an array of shape (n, 2), got {points.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    if reference is not None:
+        reference = np.asarray(reference, dtype=float)
+        ax.scatter(reference[:, 0], reference[:, 1], s=3, color="0.75", label="real data")
+    ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, color=COLORS[0], label="generated")
+    if reach is None:
+        both = points if reference is None else np.vstack([points, reference])
+        reach = max(1.0, float(np.quantile(np.abs(both), 0.995)) * 1.1)
+    ax.set_xlim(-reach, reach)
+    ax.set_ylim(-reach, reach)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+    return ax.figure
+
+
+def point_cloud_explorer(clouds: dict, reference=None, label: str = "step", reach: float | None = None):
+    """A slider over named 2-D point clouds (``{step: points}``): a GAN's samples during training,
+    or a diffusion model's samples along its sampling chain. Returns the widget; its ``result``
+    attribute holds the last ``{"step", "mean", "spread"}`` (the cloud's centre and its average
+    standard deviation per axis: near 0 when every point is the same)."""
+    import ipywidgets as w
+
+    if not clouds:
+        raise ValueError("clouds is empty: give {step: array of shape (n, 2)}")
+    steps = list(clouds)
+    if reach is None:
+        reach = max(1.0, max(float(np.quantile(np.abs(np.asarray(c, dtype=float)), 0.995)) for c in clouds.values()) * 1.1)
+    slider = w.SelectionSlider(options=steps, value=steps[0], description=label, continuous_update=False)
+    out = w.Output()
+    box = w.VBox([slider, out])
+
+    def redraw(*_):
+        points = np.asarray(clouds[slider.value], dtype=float)
+        box.result = {"step": slider.value, "mean": points.mean(axis=0).tolist(), "spread": float(points.std(axis=0).mean())}
+        _show_figure(out, plot_point_cloud(points, reference, f"{label} {slider.value}", reach=reach))
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return box
