@@ -1153,3 +1153,88 @@ def point_cloud_explorer(clouds: dict, reference=None, label: str = "step", reac
     slider.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------- who can train what (week 14)
+
+#: Seconds in the units ``describe_duration`` uses, largest first.
+_DURATIONS = [("million years", 1e6 * 365.25 * 86400), ("years", 365.25 * 86400), ("days", 86400),
+              ("hours", 3600), ("minutes", 60), ("seconds", 1)]
+
+
+def training_flops(parameters: float, tokens: float) -> float:
+    """Floating-point operations to train a dense network of ``parameters`` weights on ``tokens``
+    examples (tokens, for a language model): about 6 per weight and token, 2 for the forward
+    pass and 4 for the backward pass (Kaplan et al. 2020's approximation)."""
+    if parameters <= 0 or tokens <= 0:
+        raise ValueError(f"parameters and tokens must be positive, got {parameters} and {tokens}")
+    return 6.0 * parameters * tokens
+
+
+def describe_duration(seconds: float) -> str:
+    """A duration in the largest unit that keeps it at least 1: '3.2 days', '540 years'."""
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {seconds}")
+    if seconds < 0.001:
+        return "under a millisecond"
+    for unit, size in _DURATIONS:
+        if seconds >= size or unit == "seconds":
+            value = seconds / size
+            return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.2g} {unit}".replace("e+0", "e")
+    raise AssertionError("unreachable")
+
+
+def plot_training_compute(models: dict, flops_per_second: dict, highlight: str | None = None, ax=None):
+    """Horizontal bars of training compute (FLOPs, log scale) for ``models`` ({name: FLOPs}), with
+    the time each would take on every machine of ``flops_per_second`` ({machine: FLOP/s}) written
+    beside its bar. ``highlight`` names a bar to draw in the second colour."""
+    if not models:
+        raise ValueError("models is empty: give {name: training FLOPs}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.7 * len(models) + 1.4))
+    names = list(models)
+    values = np.array([models[n] for n in names], dtype=float)
+    colours = [COLORS[1] if n == highlight else COLORS[0] for n in names]
+    ax.barh(range(len(names)), values, color=colours, height=0.45)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.9)  # top to bottom, with room for the first line of times
+    ax.set_xlabel("training compute (floating-point operations, log scale)")
+    left = values.min() / 10
+    ax.set_xlim(left, values.max() * 10)
+    for i, value in enumerate(values):
+        times = "; ".join(f"{describe_duration(value / rate)} on {machine}" for machine, rate in flops_per_second.items())
+        ax.text(left * 1.3, i - 0.28, times, va="bottom", fontsize=9)
+    return ax.figure
+
+
+def training_cost_explorer(models: dict, flops_per_second: dict):
+    """Sliders for a model's size and its training data (both log scale) and a menu of machines
+    ({name: FLOP/s}): the training compute of the model you choose, next to ``models``
+    ({name: FLOPs}), and how long it takes. The widget's ``result`` holds the last
+    ``{"parameters", "tokens", "flops", "machine", "seconds", "duration"}``."""
+    import ipywidgets as w
+
+    if not flops_per_second:
+        raise ValueError("flops_per_second is empty: give {machine: FLOP/s}")
+    parameters = w.FloatLogSlider(value=1e8, base=10, min=5, max=12, step=0.1, description="parameters",
+                                  readout_format=".2g", continuous_update=False)
+    tokens = w.FloatLogSlider(value=1e10, base=10, min=6, max=14, step=0.1, description="tokens",
+                              readout_format=".2g", continuous_update=False)
+    machine = w.Dropdown(options=list(flops_per_second), description="machine")
+    out = w.Output()
+    box = w.VBox([parameters, tokens, machine, out])
+
+    def redraw(*_):
+        flops = training_flops(parameters.value, tokens.value)
+        seconds = flops / flops_per_second[machine.value]
+        box.result = {"parameters": parameters.value, "tokens": tokens.value, "flops": flops,
+                      "machine": machine.value, "seconds": seconds, "duration": describe_duration(seconds)}
+        yours = f"your model ({parameters.value:.2g} weights, {tokens.value:.2g} tokens)"
+        _show_figure(out, plot_training_compute({**models, yours: flops}, {machine.value: flops_per_second[machine.value]},
+                                                highlight=yours))
+
+    for control in (parameters, tokens, machine):
+        control.observe(redraw, names="value")
+    redraw()
+    return box
