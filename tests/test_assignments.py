@@ -93,6 +93,25 @@ def test_release_has_what_students_and_instructors_need(released):
     assert (ROOT / "assignments/pages" / f"{name}-student.zip").exists()
 
 
+def test_every_cell_of_the_student_version_is_valid_python(released):
+    """Blanking a solution must leave code that runs up to its `...`: otter keeps what it reads as
+    the left-hand side of an assignment, and a line such as `t["x"] = (t["y"] == 1)` once lost
+    its closing bracket in a student version."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    import ast
+
+    name, target = released
+    nb = nbformat.read(target / "student" / f"{name}.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    broken = []
+    for number, source in enumerate(cells):
+        try:
+            ast.parse(TransformerManager().transform_cell(source))
+        except SyntaxError as error:
+            broken.append(f"code cell {number}: {error.msg} in {source.splitlines()[(error.lineno or 1) - 1]!r}")
+    assert broken == [], f"{name}: the student version has code that does not parse: {broken}"
+
+
 def test_no_solution_or_hidden_test_reaches_students(released):
     name, target = released
     secrets = secrets_of(name, target)
