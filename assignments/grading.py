@@ -118,16 +118,22 @@ def significant_line(line: str) -> str | None:
     return line
 
 
+def test_lines(specs: dict[str, dict]) -> tuple[dict[str, str], set[str]]:
+    """The significant lines of the tests' code: those of hidden tests (line -> the question
+    whose hidden test it is) and those of visible tests, which students see anyway."""
+    hidden: dict[str, str] = {}
+    visible: set[str] = set()
+    for name, spec in specs.items():
+        for case in spec["suites"][0]["cases"]:
+            for line in case["code"].splitlines():
+                if (s := significant_line(re.sub(r"^(>>>|\.\.\.) ?", "", line.strip()))):
+                    (hidden.setdefault(s, name) if case.get("hidden", True) else visible.add(s))
+    return hidden, visible
+
+
 def hidden_test_lines(specs: dict[str, dict]) -> set[str]:
     """The significant lines of the hidden tests' code."""
-    found = set()
-    for spec in specs.values():
-        for case in spec["suites"][0]["cases"]:
-            if case.get("hidden", True):
-                for line in case["code"].splitlines():
-                    if (s := significant_line(re.sub(r"^(>>>|\.\.\.) ?", "", line.strip()))):
-                        found.add(s)
-    return found
+    return set(test_lines(specs)[0])
 
 
 def load_secrets(instructor: Path, specs: dict[str, dict]) -> list[str]:

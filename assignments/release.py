@@ -41,7 +41,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from grading import GRADING_FILES, SECRETS_FILE, load_tests, significant_line  # noqa: E402  (beside this file)
+from grading import GRADING_FILES, SECRETS_FILE, load_tests, significant_line, test_lines  # noqa: E402  (beside this file)
 ROOT = HERE.parent
 OUT = ROOT / "_build" / "assignments"
 PAGES = HERE / "pages"
@@ -96,14 +96,10 @@ def secret_lines(authoring: Path, all_tests: dict[str, dict]) -> dict[str, str]:
                     secrets[s] = "a solution"
             else:
                 public.add(s)
-    for name, spec in all_tests.items():
-        for case in spec["suites"][0]["cases"]:
-            for line in case["code"].splitlines():
-                s = significant_line(re.sub(r"^(>>>|\.\.\.) ?", "", line.strip()))
-                if s and case.get("hidden", True):
-                    secrets.setdefault(s, f"a hidden test of {name}")
-                elif s:
-                    public.add(s)             # visible tests are shown to students
+    hidden, visible = test_lines(all_tests)
+    for s, name in hidden.items():
+        secrets.setdefault(s, f"a hidden test of {name}")
+    public |= visible                 # visible tests are shown to students
     # What the authoring notebook itself shows students (a prompt that spells out a one-line
     # answer, a visible test) is public by design.
     public_text = "\n".join(public)
