@@ -91,6 +91,9 @@ def test_instructors_page_states_the_measured_grading_time():
     third = re.search(r"Assignment 3 \((\d+) s\)", text)
     assert third, "instructors.md states the grading time of Assignment 3"
     assert int(third.group(1)) == pytest.approx(TIMES["grading"]["a3_who_wrote_the_tweet"]["full"]["solution"]["seconds"], abs=5)
+    fourth = re.search(r"Assignment 4 \((\d+) s\)", text)
+    assert fourth, "instructors.md states the grading time of Assignment 4"
+    assert int(fourth.group(1)) == pytest.approx(TIMES["grading"]["a4_synthetic_survey"]["full"]["solution"]["seconds"], abs=5)
 
 
 def test_execution_status_page_shows_the_measurements():
