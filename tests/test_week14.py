@@ -50,7 +50,7 @@ def test_training_flops_is_six_per_weight_and_token():
 @pytest.mark.parametrize("seconds, text", [
     (0.5, "0.5 seconds"), (59, "59 seconds"), (5 * 3600, "5 hours"), (3.2 * 86400, "3.2 days"),
     (540 * 365.25 * 86400, "540 years"), (14e6 * 365.25 * 86400, "14 million years"), (1e-4, "under a millisecond"),
-    (90, "1.5 minutes"),
+    (90, "1.5 minutes"), (99.7 * 365.25 * 86400, "100 years"), (9.97 * 86400, "10 days"),
 ])
 def test_describe_duration_picks_the_largest_unit(seconds, text):
     assert describe_duration(seconds) == text

@@ -1180,7 +1180,7 @@ def describe_duration(seconds: float) -> str:
     for unit, size in _DURATIONS:
         if seconds >= size or unit == "seconds":
             value = seconds / size
-            return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.2g} {unit}".replace("e+0", "e")
+            return f"{value:,.0f} {unit}" if value >= 99.5 else f"{value:.2g} {unit}"  # never '1e+02'
     raise AssertionError("unreachable")
 
 
