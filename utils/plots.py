@@ -1,4 +1,5 @@
-"""Figures the chapters share: training curves, image grids and rows, decision boundaries.
+"""Figures the chapters share: training curves, image grids and rows, decision boundaries,
+confusion matrices and the most confident mistakes, leaderboards, networks.
 
 Every function draws on a new figure (or on ``ax`` when given) and returns the
 matplotlib ``Figure``, so a notebook can show it and a test can inspect it.
@@ -148,6 +149,107 @@ def plot_image_rows(rows: Mapping[str, object], ncols: int = 8, title: str | Non
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def confusion_counts(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
+    """Counts of (true class, predicted class): row ``i``, column ``j`` counts the examples of
+    class ``i`` predicted as ``j``. Labels are integers 0 ... n_classes - 1."""
+    y_true = np.asarray(y_true).ravel()
+    y_pred = np.asarray(y_pred).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)} predictions")
+    if len(y_true) == 0:
+        raise ValueError("confusion_counts got no labels")
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if not np.issubdtype(labels.dtype, np.integer) and not np.all(labels == np.round(labels)):
+            raise ValueError(f"{name} must hold class numbers 0, 1, 2, ... (use argmax on probabilities first)")
+    y_true, y_pred = y_true.astype(int), y_pred.astype(int)
+    k = int(max(y_true.max(), y_pred.max()) + 1) if n_classes is None else int(n_classes)
+    if min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= k:
+        raise ValueError(f"class numbers must lie in 0 ... {k - 1}")
+    counts = np.zeros((k, k), dtype=int)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = None, ax=None,
+                          title: str | None = None):
+    """The confusion matrix as a table of shares: each row (a true class) says where its
+    examples went, in percent of that class; the diagonal is each class's recall.
+
+    Cells are shaded by the share and carry the number, so the figure reads without colour.
+    """
+    n_classes = len(class_names) if class_names is not None else None
+    counts = confusion_counts(y_true, y_pred, n_classes)
+    k = len(counts)
+    names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.62 * k + 2.6, 0.55 * k + 1.8))
+    else:
+        fig = ax.figure
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            if counts[i, j]:
+                share = f"{100 * shares[i, j]:.0f}" if shares[i, j] >= 0.005 else "<1"
+                ax.text(j, i, share, ha="center", va="center", fontsize=8,
+                        color="white" if shares[i, j] > 0.55 else "black")
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.grid(False)
+    ax.set_title(title or f"where each class goes (% of its {counts.sum():,} examples' row)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def most_confident_mistakes(probabilities, labels, n: int = 16) -> np.ndarray:
+    """Indices of the ``n`` wrong predictions made with the highest probability, most confident
+    first: the errors a model is surest of, often mislabelled or genuinely ambiguous examples.
+
+    ``probabilities`` has one row per example and one column per class (what ``predict`` of a
+    softmax model returns); ``labels`` holds the true class numbers.
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    labels = np.asarray(labels).ravel().astype(int)
+    if probabilities.ndim != 2 or len(probabilities) != len(labels):
+        raise ValueError(f"probabilities must have shape (n examples, n classes) with one row per label; "
+                         f"got {probabilities.shape} for {len(labels)} labels")
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    order = np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")
+    return wrong[order][:n]
+
+
+def plot_leaderboard(scores: Mapping[str, float], reference: str, xlabel: str = "score", title: str | None = None,
+                     ax=None):
+    """Systems' scores as dots, best at the top, with one reference entry (a human baseline,
+    say) drawn in another colour and marker and as a dashed line."""
+    if reference not in scores:
+        raise KeyError(f"the reference {reference!r} is not among the scores: {list(scores)}")
+    names = sorted(scores, key=lambda name: -scores[name])
+    values = [scores[name] for name in names]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 0.32 * len(names) + 1.2))
+    else:
+        fig = ax.figure
+    is_reference = np.array([name == reference for name in names])
+    rows = np.arange(len(names))
+    ax.scatter(np.array(values)[~is_reference], rows[~is_reference], color=COLORS[0], marker="o", zorder=3,
+               label="systems")
+    ax.scatter(np.array(values)[is_reference], rows[is_reference], color=COLORS[3], marker="D", s=45, zorder=3,
+               label=reference)
+    ax.axvline(scores[reference], color=COLORS[3], linestyle="--", linewidth=1)
+    ax.set_yticks(rows, names)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.legend(loc="lower right", fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
     return fig
 
 
