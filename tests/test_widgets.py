@@ -36,6 +36,20 @@ def test_plot_descent_reports_final_loss():
     assert fig.axes[1].get_title() == f"loss after 20 steps: {quadratic(path[-1]):.4g}"
 
 
+def test_plot_descent_compares_several_paths_on_a_scale_of_epochs():
+    slow = gradient_descent(quadratic_gradient, [1.0, 1.0], 0.01, 10)   # 10 steps, one per epoch
+    fast = gradient_descent(quadratic_gradient, [1.0, 1.0], 0.01, 40)   # 40 steps, four per epoch
+    fig = plot_descent(quadratic, {"whole batch": slow, "quarter batches": fast}, [(-1, 1), (-1, 1)],
+                       steps_per_epoch={"whole batch": 1, "quarter batches": 4})
+    surfaces, losses = fig.axes[:2], fig.axes[2]
+    assert [ax.get_title() for ax in surfaces] == ["whole batch: 10 steps", "quarter batches: 40 steps"]
+    assert losses.get_xlabel() == "epoch (passes through the data)"
+    # both loss curves end at epoch 10
+    assert [line.get_xdata()[-1] for line in losses.get_lines()] == [10, 10]
+    with pytest.raises(ValueError, match="one entry per path"):
+        plot_descent(quadratic, {"a": slow}, [(-1, 1), (-1, 1)], steps_per_epoch={"b": 1})
+
+
 def test_learning_rate_explorer_recomputes_when_sliders_move():
     box = learning_rate_explorer(quadratic, quadratic_gradient, [1.0, 1.0], [(-1, 1), (-1, 1)],
                                  learning_rates=[0.001, 0.05, 0.11], steps=30)

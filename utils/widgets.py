@@ -49,31 +49,74 @@ def gradient_descent(grad: Callable, start: Sequence[float], learning_rate: floa
     return np.array(path)
 
 
-def plot_descent(loss: Callable, path: np.ndarray, bounds: Sequence[Sequence[float]],
-                 param_names: Sequence[str] = ("intercept", "slope"), title: str | None = None):
-    """Loss contours of a two-parameter model with a descent path, beside loss per step."""
+def _draw_loss_surface(ax, loss: Callable, bounds, param_names) -> None:
     (a0, a1), (b0, b1) = bounds
     g0, g1 = np.meshgrid(np.linspace(a0, a1, 120), np.linspace(b0, b1, 120))
     z = np.array([loss(np.array(p)) for p in np.c_[g0.ravel(), g1.ravel()]]).reshape(g0.shape)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax.contourf(g0, g1, np.log10(z), levels=25, cmap="viridis")
     ax.contour(g0, g1, np.log10(z), levels=12, colors="white", linewidths=0.4, alpha=0.6)
-    shown = path[(path[:, 0] >= a0 - (a1 - a0)) & (path[:, 0] <= a1 + (a1 - a0))] if len(path) else path
-    ax.plot(shown[:, 0], shown[:, 1], "-o", color=COLORS[1], markersize=3, linewidth=1.2, label="descent path")
-    ax.plot(*path[0], "s", color="white", markersize=7, label="start")
     ax.set_xlim(a0, a1)
     ax.set_ylim(b0, b1)
     ax.set_xlabel(param_names[0])
     ax.set_ylabel(param_names[1])
-    ax.set_title("loss surface (log scale)")
     ax.grid(False)
-    ax.legend(loc="upper right", fontsize=9)
-    losses = np.array([loss(p) for p in path])
-    ax2.plot(np.arange(len(losses)), losses, color=COLORS[0])
-    ax2.set_yscale("log")
-    ax2.set_xlabel("step")
-    ax2.set_ylabel("loss")
-    ax2.set_title(f"loss after {len(path) - 1} steps: {losses[-1]:.4g}")
+
+
+def _draw_path(ax, path: np.ndarray, bounds, markersize: float = 3) -> None:
+    (a0, a1), _ = bounds
+    inside = (path[:, 0] >= a0 - (a1 - a0)) & (path[:, 0] <= a1 + (a1 - a0))
+    shown = path[inside]
+    ax.plot(shown[:, 0], shown[:, 1], "-o", color=COLORS[1], markersize=markersize, linewidth=1.0,
+            label="descent path")
+    ax.plot(*path[0], "s", color="white", markersize=7, label="start")
+
+
+def plot_descent(loss: Callable, path, bounds: Sequence[Sequence[float]],
+                 param_names: Sequence[str] = ("intercept", "slope"), title: str | None = None,
+                 steps_per_epoch: dict | None = None):
+    """Loss contours of a two-parameter model with a descent path, beside loss per step.
+
+    ``path`` is one array of parameter vectors (one row per step), or a mapping
+    ``{label: path}`` to compare several runs, for instance mini-batch descents with
+    different batch sizes: each run then gets its own panel of the surface, and the last
+    panel compares their losses. ``steps_per_epoch`` (a mapping with the same labels) puts
+    that panel on a common scale of epochs, passes through the data.
+    """
+    if not isinstance(path, dict):
+        path = np.asarray(path, dtype=float)
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+        _draw_loss_surface(ax, loss, bounds, param_names)
+        _draw_path(ax, path, bounds)
+        ax.set_title("loss surface (log scale)")
+        ax.legend(loc="upper right", fontsize=9)
+        losses = np.array([loss(p) for p in path])
+        ax2.plot(np.arange(len(losses)), losses, color=COLORS[0])
+        ax2.set_yscale("log")
+        ax2.set_xlabel("step")
+        ax2.set_ylabel("loss")
+        ax2.set_title(f"loss after {len(path) - 1} steps: {losses[-1]:.4g}")
+    else:
+        paths = {label: np.asarray(p, dtype=float) for label, p in path.items()}
+        if not paths:
+            raise ValueError("plot_descent got no paths")
+        if steps_per_epoch is not None and set(steps_per_epoch) != set(paths):
+            raise ValueError(f"steps_per_epoch needs one entry per path: {sorted(paths)}, "
+                             f"got {sorted(steps_per_epoch)}")
+        fig, axes = plt.subplots(1, len(paths) + 1, figsize=(3.4 * (len(paths) + 1), 3.7))
+        for ax, (label, p) in zip(axes, paths.items()):
+            _draw_loss_surface(ax, loss, bounds, param_names)
+            _draw_path(ax, p, bounds, markersize=2)
+            ax.set_title(f"{label}: {len(p) - 1:,} steps", fontsize=10)
+        axes[0].legend(loc="lower left", fontsize=8)
+        for k, (label, p) in enumerate(paths.items()):
+            losses = np.array([loss(q) for q in p])
+            x = np.arange(len(losses)) / (steps_per_epoch[label] if steps_per_epoch else 1)
+            axes[-1].plot(x, losses, ["-", "--", ":", "-."][k % 4], color=COLORS[k % len(COLORS)], label=label)
+        axes[-1].set_yscale("log")
+        axes[-1].set_xlabel("epoch (passes through the data)" if steps_per_epoch else "step")
+        axes[-1].set_ylabel("loss on all the data")
+        axes[-1].set_title("loss", fontsize=10)
+        axes[-1].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -236,14 +279,34 @@ def playground_data(shape: str, n: int = 300, noise: float = 0.1, seed: int = 0)
     return X + rng.normal(0, noise, X.shape), y
 
 
+def playground_halves(shape: str, n: int = 600, noise: float = 0.1, seed: int = 0):
+    """Playground data cut at random into a training half and a held-out half.
+
+    Returns ``((X_train, y_train), (X_held_out, y_held_out))``, each with ``n // 2`` points
+    (the held-out half gets the odd one). The network learns from the first half only; the
+    second half shows how well what it learned carries over to new points.
+    """
+    X, y = playground_data(shape, n, noise, seed)
+    order = np.random.default_rng(seed + 1).permutation(len(y))
+    train, held_out = order[: len(y) // 2], order[len(y) // 2:]
+    return (X[train], y[train]), (X[held_out], y[held_out])
+
+
+def _cross_entropy(p, y) -> float:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
 def fit_shallow_network(X, y, hidden_units: int = 8, activation: str = "relu", learning_rate: float = 0.5,
-                        steps: int = 1000, seed: int = 0) -> dict:
+                        steps: int = 1000, seed: int = 0, held_out=None) -> dict:
     """Fit a one-hidden-layer network for binary labels by full-batch gradient descent.
 
     The network is ``p = sigmoid(phi_0 + sum_k phi_k a(theta_k0 + theta_k . x))``: the
     backpropagation of week 3, written out in NumPy, so the playground redraws in a
     fraction of a second. Returns ``params`` (dict of arrays), ``losses`` (binary
-    cross-entropy per step), ``accuracy`` on ``X`` and a ``predict`` function.
+    cross-entropy per step), ``accuracy`` on ``X`` and a ``predict`` function. With
+    ``held_out=(X_held_out, y_held_out)``, points never used for fitting, it also returns
+    their loss after every step (``held_out_losses``) and ``held_out_accuracy``.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
@@ -255,6 +318,12 @@ def fit_shallow_network(X, y, hidden_units: int = 8, activation: str = "relu", l
     y = np.asarray(y, dtype=float).ravel()
     if X.ndim != 2 or len(X) != len(y):
         raise ValueError(f"X must have shape (n, features) with one row per label; got X {X.shape}, y {y.shape}")
+    if held_out is not None:
+        X_held = np.asarray(held_out[0], dtype=float)
+        y_held = np.asarray(held_out[1], dtype=float).ravel()
+        if X_held.ndim != 2 or X_held.shape[1] != X.shape[1] or len(X_held) != len(y_held):
+            raise ValueError(f"held_out must be (X, y) with {X.shape[1]} features and one row per label; "
+                             f"got X {X_held.shape}, y {y_held.shape}")
     a, da = ACTIVATIONS[activation]
     rng = np.random.default_rng(seed)
     d = X.shape[1]
@@ -262,12 +331,14 @@ def fit_shallow_network(X, y, hidden_units: int = 8, activation: str = "relu", l
     theta0 = np.zeros(int(hidden_units))
     phi = rng.normal(0, np.sqrt(2 / (hidden_units + 1)), int(hidden_units))
     phi0 = 0.0
-    losses = []
+    losses, held_losses = [], []
     for _ in range(int(steps)):
         z = theta0 + X @ theta                      # pre-activations, (n, K)
         h = a(z)                                    # hidden units
         p = np.clip(sigmoid(phi0 + h @ phi), 1e-7, 1 - 1e-7)
-        losses.append(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))))
+        losses.append(_cross_entropy(p, y))
+        if held_out is not None:                    # the same parameters on points never fitted
+            held_losses.append(_cross_entropy(sigmoid(phi0 + a(theta0 + X_held @ theta) @ phi), y_held))
         dout = (p - y) / len(y)                     # dL/d(output pre-activation)
         dz = np.outer(dout, phi) * da(z)            # back through the hidden layer
         phi0 -= learning_rate * dout.sum()
@@ -281,22 +352,40 @@ def fit_shallow_network(X, y, hidden_units: int = 8, activation: str = "relu", l
     def predict(points):
         return sigmoid(phi0 + a(theta0 + np.asarray(points, dtype=float) @ theta) @ phi)
 
-    return {"params": params, "losses": np.array(losses), "predict": predict,
-            "accuracy": float(np.mean((predict(X) > 0.5) == (y == 1)))}
+    fit = {"params": params, "losses": np.array(losses), "predict": predict,
+           "accuracy": float(np.mean((predict(X) > 0.5) == (y == 1)))}
+    if held_out is not None:
+        fit["held_out_losses"] = np.array(held_losses)
+        fit["held_out_accuracy"] = float(np.mean((predict(X_held) > 0.5) == (y_held == 1)))
+    return fit
 
 
 def plot_playground(X, y, fit: dict, title: str | None = None):
-    """The decision boundary of a fitted shallow network beside its loss per step."""
+    """The decision boundary of a fitted shallow network beside its loss per step.
+
+    The boundary is drawn over the training points; when the fit has a held-out half
+    (``fit_shallow_network(..., held_out=...)``) its accuracy joins the title and its loss
+    the right panel (dashed), which is where overfitting shows."""
     from .plots import plot_decision_boundary
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1.25, 1]})
-    plot_decision_boundary(fit["predict"], X, y, ax=ax, feature_names=("x1", "x2"),
-                           title=f"accuracy {fit['accuracy']:.1%}")
-    ax2.plot(fit["losses"], color=COLORS[0])
+    held = "held_out_losses" in fit
+    heading = f"training {fit['accuracy']:.1%} | held-out {fit['held_out_accuracy']:.1%}" if held \
+        else f"accuracy {fit['accuracy']:.1%}"
+    plot_decision_boundary(fit["predict"], X, y, ax=ax, feature_names=("x1", "x2"), title=heading)
+    ax2.plot(fit["losses"], color=COLORS[0], label="training half")
+    top = float(np.nanmax(fit["losses"][:1])) if len(fit["losses"]) else 0.8
+    if held:
+        ax2.plot(fit["held_out_losses"], color=COLORS[3], linestyle="--", label="held-out half")
+        top = max(top, float(np.nanmax(fit["held_out_losses"])) if len(fit["held_out_losses"]) else 0)
+        ax2.legend(loc="best", fontsize=9)
+        ax2.set_title(f"loss after {len(fit['losses'])} steps: {fit['losses'][-1]:.3f} training, "
+                      f"{fit['held_out_losses'][-1]:.3f} held-out", fontsize=9)
+    else:
+        ax2.set_title(f"loss after {len(fit['losses'])} steps: {fit['losses'][-1]:.3f}")
     ax2.set_xlabel("step")
     ax2.set_ylabel("cross-entropy loss")
-    ax2.set_ylim(0, max(0.8, float(np.nanmax(fit["losses"][:1])) if len(fit["losses"]) else 0.8))
-    ax2.set_title(f"loss after {len(fit['losses'])} steps: {fit['losses'][-1]:.3f}")
+    ax2.set_ylim(0, max(0.8, min(top, 4.0)))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -304,19 +393,22 @@ def plot_playground(X, y, fit: dict, title: str | None = None):
 
 
 def playground_explorer(shape: str = "circle", hidden_units: int = 4, activation: str = "relu",
-                        learning_rate: float = 0.5, steps: int = 1000, noise: float = 0.1):
-    """A small TensorFlow-Playground: choose data, hidden units, activation and learning rate.
+                        learning_rate: float = 0.5, steps: int = 1000, noise: float = 0.1, points: int = 600):
+    """A small TensorFlow-Playground: choose data, hidden units, activation, learning rate,
+    the number of points and their noise.
 
-    Every change refits the network (in NumPy, well under a second) and redraws the
-    decision boundary and the loss. Returns the widget; ``result`` holds the last fit
-    (with ``X`` and ``y`` of the data it was fitted to).
+    The points are cut into a training half, which the network is fitted to, and a held-out
+    half, which only measures it. Every change refits the network (in NumPy, well under a
+    second) and redraws the decision boundary and both losses. Returns the widget; ``result``
+    holds the last fit (with ``X`` and ``y`` of the training half and ``X_held_out``,
+    ``y_held_out``).
     """
     import ipywidgets as w
 
     style = {"description_width": "initial"}
     data = w.Dropdown(options=PLAYGROUND_SHAPES, value=shape, description="data", style=style)
     act = w.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation", style=style)
-    units = w.IntSlider(value=hidden_units, min=1, max=32, description="hidden units",
+    units = w.IntSlider(value=hidden_units, min=1, max=64, description="hidden units",
                         continuous_update=False, style=style)
     rate = w.SelectionSlider(options=[0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0], value=learning_rate,
                              description="learning rate", continuous_update=False, style=style)
@@ -324,16 +416,18 @@ def playground_explorer(shape: str = "circle", hidden_units: int = 4, activation
                           continuous_update=False, style=style)
     spread = w.FloatSlider(value=noise, min=0, max=0.5, step=0.05, description="noise",
                            continuous_update=False, style=style)
+    n_points = w.IntSlider(value=points, min=40, max=1000, step=20, description="points (half held out)",
+                           continuous_update=False, style=style)
     out = w.Output()
-    box = w.VBox([w.HBox([data, act]), w.HBox([units, rate]), w.HBox([n_steps, spread]), out])
+    box = w.VBox([w.HBox([data, act]), w.HBox([units, rate]), w.HBox([n_steps, spread]), w.HBox([n_points]), out])
 
     def redraw(*_):
-        X, y = playground_data(data.value, noise=spread.value)
-        fit = fit_shallow_network(X, y, units.value, act.value, rate.value, n_steps.value)
-        box.result = {**fit, "X": X, "y": y}
+        (X, y), (X_held, y_held) = playground_halves(data.value, n_points.value, spread.value)
+        fit = fit_shallow_network(X, y, units.value, act.value, rate.value, n_steps.value, held_out=(X_held, y_held))
+        box.result = {**fit, "X": X, "y": y, "X_held_out": X_held, "y_held_out": y_held}
         _show_figure(out, plot_playground(X, y, fit, title=f"{units.value} {act.value} units on the {data.value} data"))
 
-    for control in (data, act, units, rate, n_steps, spread):
+    for control in (data, act, units, rate, n_steps, spread, n_points):
         control.observe(redraw, names="value")
     redraw()
     return box
