@@ -13,9 +13,31 @@ The browser tests (tests/test_site_browser.py) found both on every page:
 * The execution-status table marks each notebook only with an emoji (✅ or ❌), which
   shows as an empty box where no emoji font is installed (the screenshots of the browser
   tests showed this). Here the status also says "ran" or "failed".
+
+It also mends what the accessibility checker axe-core found on the built pages
+(tests/test_site_browser.py):
+
+* the bibliography is a ``role="list"`` whose entries carry the deprecated role
+  ``doc-biblioentry``, so screen readers find a list without items (axe: critical); here
+  every entry is a ``listitem``;
+* the book's title at the top of the sidebar lies outside every landmark, so a reader who
+  moves by landmarks skips it (axe: moderate); here the sidebar is a navigation landmark;
+* tables printed by pandas have an empty header cell above the row labels (axe: minor);
+  here it is an ordinary empty cell.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
+
+#: (pattern, replacement) applied to every HTML page the build writes.
+ACCESSIBLE_HTML = [
+    (re.compile(r'role="doc-biblioentry"'), 'role="listitem"'),
+    (re.compile(r'<div id="pst-primary-sidebar"(?![^>]*\brole=)'),
+     '<div id="pst-primary-sidebar" role="navigation" aria-label="Book"'),
+    (re.compile(r"<th></th>"), "<td></td>"),
+]
 
 
 def _unique_scripts(app, pagename, templatename, context, doctree):
@@ -47,8 +69,26 @@ def _status_in_words():
     execution_tables._key2transform["succeeded"] = lambda ok: "✅ ran" if ok is True else "❌ failed"
 
 
+def make_accessible(html: str) -> str:
+    """The page with the mends of ACCESSIBLE_HTML (applying them twice changes nothing)."""
+    for pattern, replacement in ACCESSIBLE_HTML:
+        html = pattern.sub(replacement, html)
+    return html
+
+
+def _accessible_pages(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        mended = make_accessible(text)
+        if mended != text:
+            page.write_text(mended, encoding="utf-8")
+
+
 def setup(app):
     _status_in_words()
     app.connect("config-inited", _default_mode)
     app.connect("html-page-context", _unique_scripts, priority=100)  # before handlers that end the event
+    app.connect("build-finished", _accessible_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -69,3 +69,28 @@ def test_cells_show_what_they_show_in_jupyter():
                 numbered += 1
     assert checked == with_semicolons, "every stored cell ending in ';' was checked in its run"
     assert numbered >= 1, "the runs displayed results, so the numbering was checked"
+
+
+def figure_cells(notebook) -> list[tuple[int, nbformat.NotebookNode]]:
+    """The code cells of an executed notebook that drew at least one image."""
+    return [(i, cell) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            and any("image/png" in o.get("data", {}) for o in cell.outputs)]
+
+
+def test_every_figure_has_a_text_alternative():
+    """A reader who cannot see a figure hears its alt text instead (the book puts the cell's
+    ``mystnb.image.alt`` into every image the cell draws): each cell that drew a figure in its
+    run carries one that says something, and no cell carries one without drawing."""
+    figures = 0
+    for chapter, run in runs().items():
+        executed = run.executed_notebook()
+        drawing = {i for i, _ in figure_cells(executed)}
+        for i, cell in enumerate(executed.cells):
+            alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+            if i in drawing:
+                figures += 1
+                assert len(alt.split()) >= 12, f"{chapter} cell {i} draws a figure but has no alt text that describes it"
+                assert not alt.lower().startswith(("image of", "picture of", "figure")), f"{chapter} cell {i}: {alt[:40]}"
+            elif cell.cell_type == "code" and "remove-output" not in cell.metadata.get("tags", []):
+                assert not alt, f"{chapter} cell {i} has an alt text but drew no figure in this run"
+    assert figures >= len(runs()), "every chapter draws figures"

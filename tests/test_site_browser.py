@@ -1,13 +1,17 @@
 """The built site in a real browser: headless Chromium (Debian's) driven by Playwright.
 
 The site is served on localhost, as a reader's browser would get it. Every page must load
-without JavaScript errors, show its maths rendered and its figures loaded; chapter pages
-must carry working Colab/Binder links; search must find a chapter; citations must resolve.
-A screenshot of every page is kept in ``test-artifacts/screenshots`` for a human to look at.
+without JavaScript errors, show its maths rendered and its figures loaded, each with a text
+alternative; chapter pages must carry working Colab/Binder links; search must find a chapter;
+citations must resolve; and the accessibility checker axe-core (4.12, shipped in the PyPI
+package axe-playwright-python) must find no serious or critical violation on any page.
+A screenshot of every page is kept in ``test-artifacts/screenshots`` for a human to look at,
+and the checker's findings, of every impact, in ``test-artifacts/accessibility``.
 """
 
 import functools
 import http.server
+import json
 import re
 import shutil
 import threading
@@ -26,6 +30,9 @@ TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 PAGES = [TOC["root"]] + [entry["file"] for part in TOC["parts"] for entry in part["chapters"]]
 CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
+FINDINGS = ROOT / "test-artifacts" / "accessibility"
+#: Impacts that fail a page (axe-core's scale: minor, moderate, serious, critical).
+BLOCKING = ("serious", "critical")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -91,6 +98,12 @@ def test_page_loads_without_errors_and_renders(browser, server, name):
         broken = page.eval_on_selector_all(
             "main img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         assert broken == [], f"images that did not load: {broken}"
+        # Each figure says what it shows; an alt that is a file name (the default for notebook
+        # outputs) says nothing.
+        mute = page.eval_on_selector_all(
+            "main img", r"imgs => imgs.filter(i => !i.alt || i.alt.trim().split(/\s+/).length < 5 "
+                        r"|| /\.(png|jpe?g|svg|gif)$/i.test(i.alt.trim())).map(i => i.src)")
+        assert mute == [], f"images without a text alternative: {mute}"
         assert errors == [], errors
     finally:
         page.close()
@@ -136,3 +149,34 @@ def test_citations_resolve_to_the_bibliography(browser, server):
             checked += 1
         page.close()
     assert checked >= 2 * len(CHAPTERS), "each chapter cites its sources"
+
+
+def accessibility_violations(page) -> list[dict]:
+    """What axe-core finds on the page: one entry per rule broken, with its impact and where."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [{"rule": v["id"], "impact": v["impact"], "help": v["help"],
+             "where": [" ".join(node["target"]) if isinstance(node["target"], list) else str(node["target"])
+                       for node in v["nodes"]][:10], "count": len(v["nodes"])} for v in found]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_passes_the_accessibility_checker(browser, server, name):
+    """axe-core finds no serious or critical violation (contrast, names of links and buttons,
+    alt texts, landmarks, ARIA use ...). Its findings are kept for every page, minor ones too."""
+    page, _ = visit(browser, f"{server}/{name}.html")
+    try:
+        if page.locator("div.math, span.math").count():
+            try:
+                page.wait_for_selector("mjx-container", timeout=15000)
+            except PlaywrightTimeout:
+                pass
+        found = accessibility_violations(page)
+    finally:
+        page.close()
+    FINDINGS.mkdir(parents=True, exist_ok=True)
+    (FINDINGS / f"{name.replace('/', '__')}.json").write_text(json.dumps(found, indent=1))
+    blocking = [f"{v['rule']} ({v['impact']}, {v['count']}x): {v['help']} at {v['where'][:3]}"
+                for v in found if v["impact"] in BLOCKING]
+    assert blocking == [], "\n".join(blocking)
