@@ -98,10 +98,10 @@ def test_page_loads_without_errors_and_renders(browser, server, name):
         broken = page.eval_on_selector_all(
             "main img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         assert broken == [], f"images that did not load: {broken}"
-        # Each figure says what it shows; an alt that is a file name (the default for notebook
-        # outputs) says nothing.
+        # Each figure of the page's text says what it shows; an alt that is a file name (the
+        # default for notebook outputs) says nothing. (The theme's button icons say "Colab logo".)
         mute = page.eval_on_selector_all(
-            "main img", r"imgs => imgs.filter(i => !i.alt || i.alt.trim().split(/\s+/).length < 5 "
+            "main article.bd-article img", r"imgs => imgs.filter(i => !i.alt || i.alt.trim().split(/\s+/).length < 5 "
                         r"|| /\.(png|jpe?g|svg|gif)$/i.test(i.alt.trim())).map(i => i.src)")
         assert mute == [], f"images without a text alternative: {mute}"
         assert errors == [], errors
