@@ -23,6 +23,23 @@ print(json.dumps({n: {"accuracy": float(results.loc[n, "test accuracy"]), "loss"
                       "val_loss": histories[n].history["val_loss"]} for n in histories}))
 """)
 
+# "Like every such setting it was chosen by the loss on the validation voters": both rates for
+# both models, as in a full run (50 epochs at most, early stopping).
+LEARNING_RATES = probe(WEEK1, "the learning rates, chosen on the validation voters", """
+import json
+found = {}
+for build in (one_neuron, deep_net):
+    for rate in (0.001, 0.01):
+        keras.utils.set_random_seed(cfg.seed)
+        model = build()
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=rate), loss="binary_crossentropy")
+        h = model.fit(X_train, y_train, validation_data=(X_val, y_val), epochs=50, batch_size=128, verbose=0,
+                      validation_batch_size=len(X_val),
+                      callbacks=[keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)]).history
+        found[f"{model.name} {rate}"] = {"best": min(h["val_loss"]), "epochs": len(h["val_loss"])}
+print(json.dumps(found))
+""")
+
 # The "be the neuron" sliders, moved to the weights Keras found: the fit they show improves.
 NEURON_WIDGET = probe(WEEK1, "widget: sliders at the fitted weights", """
 import json
@@ -59,3 +76,13 @@ def test_neuron_widget_with_the_chapter_voters():
     assert got["sliders"] == pytest.approx(got["fitted"], abs=0.05)
     assert got["moved"] < got["start"] - 0.05
     assert got["moved"] == pytest.approx(got["keras"], abs=0.01)
+
+
+def test_learning_rates_are_the_ones_the_validation_loss_picks():
+    """One neuron: 0.001 and 0.01 end at the same validation loss, 0.01 in about a third of the
+    epochs; the deep net: 0.01 ends at a higher validation loss than 0.001."""
+    got = LEARNING_RATES.json()
+    slow, fast = got["one_neuron 0.001"], got["one_neuron 0.01"]
+    assert abs(slow["best"] - fast["best"]) < 0.002
+    assert fast["epochs"] <= 0.5 * slow["epochs"]
+    assert got["deep_net 0.01"]["best"] > got["deep_net 0.001"]["best"] + 0.005
