@@ -35,6 +35,10 @@ STANDARDISED_RATES = probe(WEEK2, "exercise 2: standardised growth", STANDARDISE
 TWO_INPUTS = probe(WEEK2, "exercise 3: two inputs by hand",
                    solution(WEEK2, 3) + "\nimport json\nprint(json.dumps(phi3.tolist()))\n")
 
+# Exercise 4: batches of one quarter at the full-batch rate 0.03, and at 0.003.
+BATCH_OF_ONE = probe(WEEK2, "exercise 4: batch size and learning rate",
+                     solution(WEEK2, 4) + "\nprint(json.dumps({'minimum': loss(ols)}))\n")
+
 # The learning-rate widget on the chapter's own loss: its slider changes where descent ends.
 RATE_WIDGET = probe(WEEK2, "widget: learning rates on Okun's law", """
 import json
@@ -70,3 +74,18 @@ def test_learning_rate_widget_with_okuns_law():
     assert got["ends"]["0.03"] < 1.01 * best < got["ends"]["0.003"]
     assert got["ends"]["0.05"] > 100 * best
     assert got["steps"] == 50
+
+
+def test_batches_of_one_need_a_smaller_learning_rate():
+    """Exercise 4: at 0.03 the loss reaches more than ten thousand times the minimum and ends at
+    almost twice it; at 0.003 it ends within 1% of the minimum."""
+    lines = BATCH_OF_ONE.output().strip().splitlines()
+    minimum = json.loads(lines[-1])["minimum"]
+    found = {}
+    for line in lines[:-1]:
+        rate, rest = line.removeprefix("rate ").split(": ")
+        largest, end = (float(part.split()[-1]) for part in rest.split(", "))
+        found[float(rate)] = (largest, end)
+    assert found[0.03][0] > 1e4 * minimum and 1.6 < found[0.03][1] / minimum < 2.0
+    assert found[0.003][1] < 1.01 * minimum
+    assert minimum == pytest.approx(0.06, abs=0.005)  # "the minimum (about 0.06)"
