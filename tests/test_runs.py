@@ -68,7 +68,9 @@ def test_cells_show_what_they_show_in_jupyter():
                 assert result.execution_count == number, f"{chapter} cell {number}"
                 numbered += 1
     assert checked == with_semicolons, "every stored cell ending in ';' was checked in its run"
-    assert numbered >= 1, "the runs displayed results, so the numbering was checked"
+    # (A chapter may display no result at all, week 3 does not: with one chapter run alone,
+    # `make chapter`, there may be nothing to number.)
+    assert numbered >= 1 or len(runs()) == 1, "the runs displayed results, so the numbering was checked"
 
 
 def figure_cells(notebook) -> list[tuple[int, nbformat.NotebookNode]]:

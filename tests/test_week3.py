@@ -9,7 +9,7 @@ import pytest
 
 from notebook_runs import probe, solution
 from utils.widgets import (ACTIVATIONS, PLAYGROUND_SHAPES, fit_shallow_network, playground_data,
-                           playground_explorer, plot_playground)
+                           playground_explorer, playground_halves, plot_playground)
 
 WEEK3 = "03_shallow_networks"
 SOLUTIONS = [probe(WEEK3, f"exercise {n}", solution(WEEK3, n)) for n in (1, 2, 3)]
@@ -19,13 +19,19 @@ PLAYGROUND = probe(WEEK3, "widget: the playground as the chapter opens it", """
 import json
 box = playground_explorer(shape="circle", hidden_units=4, activation="relu")
 (data, activation), (units, rate), (steps, noise) = (row.children for row in box.children[:3])
-seen = {"4 relu": box.result["accuracy"]}
+points, = box.children[3].children
+held_out = lambda: box.result["held_out_accuracy"]
+seen = {"4 relu": held_out()}
 units.value = 8
-seen["8 relu"] = box.result["accuracy"]
+seen["8 relu"] = held_out()
 activation.value = "linear"
-seen["8 linear"] = box.result["accuracy"]
-print(json.dumps({"widget": seen, "figure": {"8 relu": playground["circle", "relu"]["accuracy"],
-                  "8 linear": playground["circle", "linear"]["accuracy"]}, "majority": majority}))
+seen["8 linear"] = held_out()
+activation.value, units.value, rate.value, steps.value, noise.value, points.value = "relu", 32, 1.0, 5000, 0.3, 60
+seen["few points"] = {"training": box.result["accuracy"], "held_out": held_out()}
+print(json.dumps({"widget": seen, "figure": {"8 relu": playground["relu ring"]["held_out_accuracy"],
+                  "8 linear": playground["linear ring"]["held_out_accuracy"],
+                  "few points": {"training": few["accuracy"], "held_out": few["held_out_accuracy"]}},
+                  "majority": majority}))
 """)
 
 
@@ -93,33 +99,68 @@ def test_hidden_units_and_nonlinearity_are_what_separates_the_ring():
 def test_playground_explorer_refits_when_controls_change():
     box = playground_explorer(shape="circle", hidden_units=8, activation="relu", steps=500)
     (data, activation), (units, rate), (steps, noise) = (row.children for row in box.children[:3])
+    points, = box.children[3].children
     good = box.result["accuracy"]
-    assert good > 0.85 and len(box.result["losses"]) == 500
+    assert good > 0.85 and len(box.result["losses"]) == 500 == len(box.result["held_out_losses"])
     activation.value = "linear"
     assert box.result["accuracy"] < good - 0.1
     data.value = "linear"
-    assert box.result["accuracy"] > 0.9  # a line separates the linear data
+    assert box.result["accuracy"] > 0.9 and box.result["held_out_accuracy"] > 0.9  # a line separates the linear data
     steps.value = 200
     assert len(box.result["losses"]) == 200
     noise.value = 0.0
-    assert box.result["X"].shape == (300, 2)
+    assert box.result["X"].shape == (300, 2) and box.result["X_held_out"].shape == (300, 2)
+    points.value = 100
+    assert box.result["X"].shape == (50, 2) and box.result["X_held_out"].shape == (50, 2)
+
+
+def test_playground_halves_are_disjoint_random_halves():
+    (X, y), (X_held, y_held) = playground_halves("spiral", n=101, noise=0.0)
+    assert len(X) == 50 and len(X_held) == 51
+    whole = playground_data("spiral", n=101, noise=0.0)[0]
+    rows = {tuple(r) for r in np.round(whole, 12)}
+    assert {tuple(r) for r in np.round(X, 12)} | {tuple(r) for r in np.round(X_held, 12)} == rows
+    assert not {tuple(r) for r in np.round(X, 12)} & {tuple(r) for r in np.round(X_held, 12)}
+    assert 0.3 < y.mean() < 0.7  # the spiral's two arms are generated in order: the halves mix them
+
+
+def test_held_out_loss_is_the_loss_of_the_same_parameters_on_new_points():
+    (X, y), held_out = playground_halves("circle", n=200)
+    fit = fit_shallow_network(X, y, 6, "tanh", 0.5, 50, held_out=held_out)
+    p = np.clip(fit["predict"](held_out[0]), 1e-7, 1 - 1e-7)
+    after = -np.mean(held_out[1] * np.log(p) + (1 - held_out[1]) * np.log(1 - p))
+    # the list records the loss before each step; one more step's change is small
+    assert fit["held_out_losses"][-1] == pytest.approx(after, abs=0.01)
+    assert fit["held_out_accuracy"] == np.mean((p > 0.5) == (held_out[1] == 1))
+    with pytest.raises(ValueError, match="held_out must be"):
+        fit_shallow_network(X, y, 3, held_out=(held_out[0][:, :1], held_out[1]))
+    fig = plot_playground(X, y, fit)
+    assert fig.axes[0].get_title().startswith("training ") and "held-out" in fig.axes[0].get_title()
+    assert [line.get_label() for line in fig.axes[1].get_lines()] == ["training half", "held-out half"]
 
 
 def test_week3_exercise_solutions():
     """Exercise 1: 13 and 899 parameters; exercise 2: three ReLU units for XOR; exercise 3: ReLU backprop."""
     out = [p.output() for p in SOLUTIONS]
     assert out[0] == "13 13\n899 899\n"
-    lines = out[1].split()
-    assert lines[-2] == "3" and float(lines[-1].rstrip("%")) == pytest.approx(94, abs=0.5)
-    assert lines[2:4] == ["2", "77.3%"]  # "two units about 77%"
+    rows = [line.split() for line in out[1].strip().splitlines()]
+    assert [r[0] for r in rows] == ["1", "2", "3"]  # three units are the first to reach 85% held out
+    assert float(rows[2][2].rstrip("%")) == pytest.approx(87, abs=0.5)  # "87% of the held-out points"
+    assert float(rows[2][1].rstrip("%")) == pytest.approx(94, abs=0.5)  # "(94% of the training half)"
+    assert float(rows[0][2].rstrip("%")) == pytest.approx(50, abs=5)  # "about half right"
+    assert float(rows[1][2].rstrip("%")) == pytest.approx(68, abs=1)  # "about 68%"
+    assert float(rows[1][1].rstrip("%")) == pytest.approx(73, abs=1)  # "(73% of the training half)"
     assert float(out[2]) < 1e-15
 
 
 def test_playground_widget_as_the_chapter_opens_it():
     """Moved to the settings of the chapter's figures, the widget draws the same fits: eight
-    ReLU units classify the ring at least 90% correctly, more than the four it opens with;
-    linear units do no better than guessing the larger group."""
+    ReLU units classify the ring's held-out half at least 85% correctly, more than the four it
+    opens with; linear units do no better than guessing the larger group; 32 units on 30 noisy
+    points fit them all and lose the held-out half."""
     got = PLAYGROUND.json()
     seen, figure = got["widget"], got["figure"]
-    assert seen["8 relu"] == figure["8 relu"] >= 0.9 > seen["4 relu"]
+    assert seen["8 relu"] == figure["8 relu"] >= 0.85 > seen["4 relu"]
     assert seen["8 linear"] == figure["8 linear"] <= got["majority"] + 0.01
+    assert seen["few points"] == figure["few points"]
+    assert seen["few points"]["training"] == 1.0 and seen["few points"]["held_out"] < 0.8
