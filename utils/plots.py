@@ -193,7 +193,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = No
     for i in range(k):
         for j in range(k):
             if counts[i, j]:
-                share = f"{100 * shares[i, j]:.0f}" if shares[i, j] >= 0.005 else "<1"
+                share = f"{100 * shares[i, j]:.0f}" if shares[i, j] >= 0.01 else "<1"
                 ax.text(j, i, share, ha="center", va="center", fontsize=8,
                         color="white" if shares[i, j] > 0.55 else "black")
     ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8)
