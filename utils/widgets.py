@@ -78,8 +78,8 @@ def plot_descent(loss: Callable, path, bounds: Sequence[Sequence[float]],
 
     ``path`` is one array of parameter vectors (one row per step), or a mapping
     ``{label: path}`` to compare several runs, for instance mini-batch descents with
-    different batch sizes: each run then gets its own panel of the surface, and the last
-    panel compares their losses. ``steps_per_epoch`` (a mapping with the same labels) puts
+    different batch sizes: each run then gets its own panel of the surface (two panels per
+    row), and the last panel compares their losses. ``steps_per_epoch`` (a mapping with the same labels) puts
     that panel on a common scale of epochs, passes through the data.
     """
     if not isinstance(path, dict):
@@ -102,7 +102,11 @@ def plot_descent(loss: Callable, path, bounds: Sequence[Sequence[float]],
         if steps_per_epoch is not None and set(steps_per_epoch) != set(paths):
             raise ValueError(f"steps_per_epoch needs one entry per path: {sorted(paths)}, "
                              f"got {sorted(steps_per_epoch)}")
-        fig, axes = plt.subplots(1, len(paths) + 1, figsize=(3.4 * (len(paths) + 1), 3.7))
+        rows = (len(paths) + 2) // 2                     # two panels per row: the surfaces, then the losses
+        fig, grid = plt.subplots(rows, 2, figsize=(10, 3.9 * rows), squeeze=False)
+        axes = list(grid.flat)[:len(paths) + 1]
+        for extra in list(grid.flat)[len(paths) + 1:]:
+            extra.remove()
         for ax, (label, p) in zip(axes, paths.items()):
             _draw_loss_surface(ax, loss, bounds, param_names)
             _draw_path(ax, p, bounds, markersize=2)
