@@ -201,7 +201,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = No
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.grid(False)
-    ax.set_title(title or f"where each class goes (% of its {counts.sum():,} examples' row)", fontsize=10)
+    ax.set_title(title or f"% of each true class (row), {counts.sum():,} examples", fontsize=10)
     fig.tight_layout()
     return fig
 

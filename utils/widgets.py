@@ -79,8 +79,8 @@ def plot_descent(loss: Callable, path, bounds: Sequence[Sequence[float]],
     ``path`` is one array of parameter vectors (one row per step), or a mapping
     ``{label: path}`` to compare several runs, for instance mini-batch descents with
     different batch sizes: each run then gets its own panel of the surface (two panels per
-    row), and the last panel compares their losses. ``steps_per_epoch`` (a mapping with the same labels) puts
-    that panel on a common scale of epochs, passes through the data.
+    row), and the last panel compares their losses. ``steps_per_epoch`` (a mapping with the
+    same labels) puts that panel on a common scale of epochs, passes through the data.
     """
     if not isinstance(path, dict):
         path = np.asarray(path, dtype=float)
